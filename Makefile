@@ -1,0 +1,32 @@
+# Two doors: `make demo` (set up, then play the operator scenario on the built-in
+# simulator) and `make test` (set up, then lint, type-check and run every test).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+.PHONY: setup demo test lint bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+setup: $(BIN)/.installed
+
+demo: setup
+	$(BIN)/resync-mcp demo
+
+lint: setup
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy src
+
+test: lint
+	$(BIN)/pytest
+
+bench: setup
+	$(BIN)/python bench/bench_tools.py
+	$(BIN)/python bench/bench_startup.py
+
+clean:
+	rm -rf $(VENV) build src/*.egg-info

@@ -1,0 +1,3 @@
+from resync_mcp.cli import main
+
+raise SystemExit(main())

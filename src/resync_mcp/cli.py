@@ -1,0 +1,187 @@
+"""Command line: argument parsing only; the work lives in app, demo and the simulator."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+import anyio
+
+from resync_mcp import __version__
+from resync_mcp.config import DEMO_ENGINE, Settings, load_settings
+from resync_mcp.errors import ConfigError
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="resync-mcp", description="MCP server for HCL Workload Automation (HWA/TWS).")
+    p.add_argument("--version", action="version", version=f"resync-mcp {__version__}")
+    p.add_argument("--config", help="TOML settings file (default: $RESYNC_CONFIG or ./config/resync.toml)")
+    p.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the MCP server")
+    serve.add_argument("--transport", choices=["stdio", "http", "sse"])
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--engine", help="default engine name")
+    _demo_flags(serve, with_switch=True)
+
+    sim = sub.add_parser("simulator", help="serve the HWA REST API v2 simulator over HTTP")
+    sim.add_argument("--host", default="127.0.0.1")
+    sim.add_argument("--port", type=int, default=31116)
+    sim.add_argument("--seed", type=int, default=42)
+    sim.add_argument("--jobs", type=int, default=2000)
+    sim.add_argument("--username", help="accept only this Basic user (password from $RESYNC_SIMULATOR_PASSWORD)")
+
+    demo = sub.add_parser("demo", help="play an operator scenario against the built-in simulator")
+    _demo_flags(demo, with_switch=False)
+
+    sub.add_parser("check", help="validate settings and probe each engine (secrets are never printed)")
+    return p
+
+
+def _demo_flags(p: argparse.ArgumentParser, *, with_switch: bool) -> None:
+    if with_switch:
+        p.add_argument("--demo", action="store_true", help=f"add a built-in simulated engine named '{DEMO_ENGINE}'")
+    p.add_argument("--demo-seed", type=int)
+    p.add_argument("--demo-jobs", type=int)
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    o: dict[str, Any] = {}
+    server = {
+        k: v
+        for k, v in (
+            ("transport", getattr(args, "transport", None)),
+            ("host", getattr(args, "host", None)),
+            ("port", getattr(args, "port", None)),
+        )
+        if v is not None
+    }
+    if server and args.command == "serve":
+        o["server"] = server
+    demo: dict[str, Any] = {}
+    if getattr(args, "demo", False) or args.command == "demo":
+        demo["enabled"] = True
+    if getattr(args, "demo_seed", None) is not None:
+        demo["seed"] = args.demo_seed
+    if getattr(args, "demo_jobs", None) is not None:
+        demo["jobs"] = args.demo_jobs
+    if demo:
+        o["demo"] = demo
+    if getattr(args, "engine", None):
+        o["default_engine"] = args.engine
+    if args.log_level:
+        o["log_level"] = args.log_level
+    return o
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings(args.config, _overrides(args))
+        if args.command == "demo" and not settings.engines and settings.log_level == "INFO":
+            settings = settings.model_copy(update={"log_level": "WARNING"})
+        from resync_mcp import logs
+
+        logs.configure(settings.log_level, settings.log_format)
+        if args.command == "serve":
+            return _serve(settings)
+        if args.command == "demo":
+            from resync_mcp.demo import run_demo
+
+            return anyio.run(run_demo, settings)
+        if args.command == "simulator":
+            return _simulator(args)
+        return anyio.run(_check, settings)
+    except ConfigError as exc:
+        print(f"resync-mcp: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _serve(settings: Settings) -> int:
+    from mcp.server.transport_security import TransportSecuritySettings
+
+    from resync_mcp.app import build_app
+
+    if not settings.engine_names():
+        raise ConfigError(
+            "No engine is configured.", hint="Add [engines.NAME] to the config file, or run `resync-mcp serve --demo`."
+        )
+    app = build_app(settings)
+    srv = settings.server
+
+    async def run() -> None:
+        try:
+            if srv.transport == "stdio":
+                await app.server.run_stdio_async()
+                return
+            security = TransportSecuritySettings(
+                enable_dns_rebinding_protection=True,
+                allowed_hosts=list(srv.allowed_hosts)
+                or [f"127.0.0.1:{srv.port}", f"localhost:{srv.port}", f"[::1]:{srv.port}"],
+                allowed_origins=list(srv.allowed_origins)
+                or [f"http://127.0.0.1:{srv.port}", f"http://localhost:{srv.port}"],
+            )
+            if srv.transport == "http":
+                await app.server.run_streamable_http_async(
+                    host=srv.host, port=srv.port, streamable_http_path=srv.path, transport_security=security
+                )
+            else:
+                await app.server.run_sse_async(host=srv.host, port=srv.port, transport_security=security)
+        finally:
+            await app.aclose()
+
+    anyio.run(run)
+    return 0
+
+
+def _simulator(args: argparse.Namespace) -> int:
+    import os
+
+    import uvicorn
+
+    from resync_mcp.clock import SystemClock
+    from resync_mcp.simulator import Credentials, Simulator
+
+    creds = Credentials(args.username, os.environ.get("RESYNC_SIMULATOR_PASSWORD")) if args.username else None
+    sim = Simulator.create(args.seed, args.jobs, SystemClock(), credentials=creds)
+    print(
+        f"HWA simulator: seed {args.seed}, {args.jobs} jobs, http://{args.host}:{args.port}/twsd/api/v2/plan/job",
+        file=sys.stderr,
+    )
+    uvicorn.run(sim.app(), host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+async def _check(settings: Settings) -> int:
+    from resync_mcp.app import build_app
+
+    print(f"resync-mcp {__version__}: settings are valid.")
+    for name, eng in settings.engines.items():
+        secret = "set" if (eng.password or eng.token or eng.password_file or eng.token_file) else "not set"
+        print(
+            f"  engine {name}: {eng.base_url}{eng.api_path} auth={eng.auth} user={eng.username or '-'} "
+            f"secret={secret} verify_tls={eng.verify_tls} plan={eng.plan_id}"
+        )
+    if settings.demo.enabled:
+        print(f"  engine {DEMO_ENGINE}: built-in simulator, seed {settings.demo.seed}, {settings.demo.jobs} jobs")
+    print(f"  default engine: {settings.resolved_default_engine() or '(none: tools need engine=)'}")
+    print(f"  server: {settings.server.transport} {settings.server.host}:{settings.server.port}{settings.server.path}")
+    app = build_app(settings)
+    failures = 0
+    try:
+        for name in app.engines.names:
+            try:
+                info = await app.engines.get(name).engine_info()
+                print(f"  probe {name}: ok, HWA {info.display_version or info.full_version or '?'}")
+            except Exception as exc:  # any failure is reported, none is fatal to the others
+                failures += 1
+                text = exc.for_model() if hasattr(exc, "for_model") else type(exc).__name__
+                print(f"  probe {name}: FAILED: {text}")
+    finally:
+        await app.aclose()
+    return 1 if failures else 0

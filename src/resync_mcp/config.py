@@ -1,0 +1,261 @@
+"""Settings: the only module that reads environment variables and configuration files.
+
+Precedence, highest first: CLI flags (passed in as overrides), ``RESYNC_*`` environment
+variables (nested with ``__``, e.g. ``RESYNC_SERVER__PORT``), the TOML file, defaults.
+Secrets (engine passwords and tokens) come only from the environment or from files named
+in the TOML file; a secret written into the TOML file itself is refused at startup.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from resync_mcp.errors import ConfigError
+
+ENV_PREFIX = "RESYNC_"
+DEFAULT_CONFIG_PATHS = (Path("config/resync.toml"),)
+_ENGINE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+_SECRET_KEYS = frozenset({"password", "token"})
+DEMO_ENGINE = "demo"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class EngineSettings(_Frozen):
+    """One HWA engine (master domain manager) reached over REST API v2."""
+
+    base_url: str = Field(description="Engine URL up to the port, e.g. https://mdm.example:31116")
+    auth: Literal["basic", "bearer", "none"] = "basic"
+    username: str | None = None
+    password: SecretStr | None = None
+    password_file: Path | None = None
+    token: SecretStr | None = None
+    token_file: Path | None = None
+    verify_tls: bool = True
+    ca_bundle: Path | None = None
+    connect_timeout: float = Field(default=5.0, gt=0, le=120)
+    read_timeout: float = Field(default=30.0, gt=0, le=600)
+    plan_id: str = Field(default="current", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    api_path: str = Field(default="/twsd/api/v2", pattern=r"^/[A-Za-z0-9_/.-]*$")
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^\s/?#]+$", value.rstrip("/")):
+            raise ValueError("must be an http(s) URL with a host and no path, e.g. https://mdm.example:31116")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _credentials(self) -> EngineSettings:
+        if self.auth == "basic" and not self.username:
+            raise ValueError("auth = 'basic' needs 'username' (and a password from the environment or a file)")
+        if self.auth == "basic" and self.password is None and self.password_file is None:
+            raise ValueError("auth = 'basic' needs a password: set the environment variable or 'password_file'")
+        if self.auth == "bearer" and self.token is None and self.token_file is None:
+            raise ValueError("auth = 'bearer' needs a token: set the environment variable or 'token_file'")
+        if self.ca_bundle is not None and not self.ca_bundle.is_file():
+            raise ValueError(f"ca_bundle {self.ca_bundle} is not a readable file")
+        return self
+
+    def secret(self) -> SecretStr | None:
+        """The credential for this engine's auth scheme, read from its file if given.
+
+        Raises:
+            ConfigError: when the secret file cannot be read.
+        """
+        value, path = (self.password, self.password_file) if self.auth == "basic" else (self.token, self.token_file)
+        if value is not None or path is None:
+            return value
+        try:
+            return SecretStr(path.read_text(encoding="utf-8").strip())
+        except OSError as exc:
+            raise ConfigError(
+                f"Cannot read the secret file for an engine: {exc.strerror}.",
+                hint="Check the path and permissions of password_file / token_file.",
+            ) from None
+
+
+class ServerSettings(_Frozen):
+    transport: Literal["stdio", "http", "sse"] = "stdio"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    path: str = Field(default="/mcp", pattern=r"^/[A-Za-z0-9_/-]*$")
+    allowed_hosts: tuple[str, ...] = ()
+    allowed_origins: tuple[str, ...] = ()
+
+
+class LimitSettings(_Frozen):
+    default_limit: int = Field(default=25, ge=1, le=1000)
+    max_limit: int = Field(default=200, ge=1, le=5000)
+    log_default_lines: int = Field(default=100, ge=1, le=10_000)
+    log_max_lines: int = Field(default=500, ge=1, le=100_000)
+    log_max_bytes: int = Field(default=24_000, ge=1024, le=1_000_000)
+    regex_timeout_ms: int = Field(default=200, ge=10, le=10_000)
+    max_dependency_depth: int = Field(default=5, ge=1, le=20)
+    max_dependency_nodes: int = Field(default=200, ge=10, le=5000)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LimitSettings:
+        if self.default_limit > self.max_limit:
+            raise ValueError("default_limit must not exceed max_limit")
+        if self.log_default_lines > self.log_max_lines:
+            raise ValueError("log_default_lines must not exceed log_max_lines")
+        return self
+
+
+class DemoSettings(_Frozen):
+    enabled: bool = False
+    seed: int = Field(default=42, ge=0)
+    jobs: int = Field(default=2000, ge=10, le=100_000)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_nested_delimiter="__", frozen=True, extra="forbid", case_sensitive=False
+    )
+
+    engines: dict[str, EngineSettings] = Field(default_factory=dict)
+    default_engine: str | None = None
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["console", "json"] = "console"
+    server: ServerSettings = ServerSettings()
+    limits: LimitSettings = LimitSettings()
+    demo: DemoSettings = DemoSettings()
+
+    @field_validator("engines")
+    @classmethod
+    def _engine_names(cls, value: dict[str, EngineSettings]) -> dict[str, EngineSettings]:
+        for name in value:
+            if not _ENGINE_NAME.match(name):
+                raise ValueError(f"engine name {name!r} must be lowercase letters, digits, '-' or '_'")
+        return value
+
+    @model_validator(mode="after")
+    def _default_engine_known(self) -> Settings:
+        names = set(self.engine_names())
+        if self.default_engine is not None and self.default_engine not in names:
+            raise ValueError(f"default_engine {self.default_engine!r} is not one of {sorted(names) or 'none'}")
+        if self.demo.enabled and DEMO_ENGINE in self.engines:
+            raise ValueError(f"engine name {DEMO_ENGINE!r} is reserved for the built-in simulator")
+        return self
+
+    def engine_names(self) -> list[str]:
+        names = list(self.engines)
+        if self.demo.enabled:
+            names.append(DEMO_ENGINE)
+        return names
+
+    def resolved_default_engine(self) -> str | None:
+        if self.default_engine:
+            return self.default_engine
+        names = self.engine_names()
+        if self.demo.enabled:
+            return DEMO_ENGINE
+        return names[0] if len(names) == 1 else None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _TomlSource(settings_cls, _toml_path.get()))
+
+
+class _TomlSource(PydanticBaseSettingsSource):
+    """Reads the TOML file, refusing secrets written into it."""
+
+    def __init__(self, settings_cls: type[BaseSettings], path: Path | None) -> None:
+        super().__init__(settings_cls)
+        self._data: dict[str, Any] = {}
+        if path is None:
+            return
+        try:
+            with path.open("rb") as fh:
+                self._data = tomllib.load(fh)
+        except OSError as exc:
+            raise ConfigError(f"Cannot read config file {path}: {exc.strerror}.", hint="Fix --config.") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"Config file {path} is not valid TOML: {exc}.") from None
+        for name, engine in (self._data.get("engines") or {}).items():
+            leaked = _SECRET_KEYS & set(engine if isinstance(engine, dict) else {})
+            if leaked:
+                key = sorted(leaked)[0]
+                raise ConfigError(
+                    f"Setting engines.{name}.{key} must not be written in the config file {path}.",
+                    hint=f"Set {ENV_PREFIX}ENGINES__{name.upper()}__{key.upper()} in the environment "
+                    f"or '{key}_file' in the config instead.",
+                )
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self._data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self._data)
+
+
+class _PathHolder:
+    """Passes the chosen TOML path to the source for one load call."""
+
+    def __init__(self) -> None:
+        self._path: Path | None = None
+
+    def get(self) -> Path | None:
+        return self._path
+
+    def set(self, path: Path | None) -> None:
+        self._path = path
+
+
+_toml_path = _PathHolder()
+
+
+def find_config_file(explicit: str | None) -> Path | None:
+    """--config, then $RESYNC_CONFIG, then ./config/resync.toml if it exists."""
+    chosen = explicit or os.environ.get(f"{ENV_PREFIX}CONFIG")
+    if chosen:
+        return Path(chosen)
+    return next((p for p in DEFAULT_CONFIG_PATHS if p.is_file()), None)
+
+
+def load_settings(config_file: str | None = None, overrides: dict[str, Any] | None = None) -> Settings:
+    """Build frozen settings from CLI overrides, environment and TOML file.
+
+    Raises:
+        ConfigError: naming the first bad setting, where it came from and how to fix it.
+    """
+    _toml_path.set(find_config_file(config_file))
+    try:
+        return Settings(**(overrides or {}))
+    except ValidationError as exc:
+        raise ConfigError(_explain(exc)) from None
+    finally:
+        _toml_path.set(None)
+
+
+def _explain(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors()[:5]:
+        loc = [str(p) for p in err["loc"] if not str(p).startswith("function-")]
+        dotted = ".".join(loc) or "(settings)"
+        env = ENV_PREFIX + "__".join(p.upper() for p in loc) if loc else ""
+        # Never echo the offending input: it may be a secret.
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        where = f" (config key {dotted}, or env {env})" if env else ""
+        lines.append(f"Setting {dotted} is invalid: {msg}{where}.")
+    more = len(exc.errors()) - 5
+    if more > 0:
+        lines.append(f"... and {more} more.")
+    return " ".join(lines)

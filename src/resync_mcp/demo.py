@@ -1,0 +1,112 @@
+"""`resync-mcp demo`: an operator's morning, played through a real MCP client session.
+
+The simulator runs in-process, the server is the real one, and every question goes
+through the SDK's client exactly as an assistant's would.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from mcp import Client
+
+from resync_mcp.app import build_app
+from resync_mcp.config import Settings
+
+
+class ScenarioError(RuntimeError):
+    pass
+
+
+async def _call(client: Client, tool: str, args: dict[str, Any]) -> dict[str, Any]:
+    result = await client.call_tool(tool, args)
+    if result.is_error or result.structured_content is None:
+        text = result.content[0].text if result.content and hasattr(result.content[0], "text") else "?"
+        raise ScenarioError(f"{tool} failed: {text}")
+    return dict(result.structured_content)
+
+
+async def run_demo(settings: Settings, out: Callable[[str], None] = print) -> int:
+    """Play the scenario; returns a process exit code."""
+    app = build_app(settings)
+    try:
+        async with Client(app.server) as client:
+            tools = await client.list_tools()
+            out(
+                f"resync-mcp demo: simulated engine 'demo', seed {settings.demo.seed}, "
+                f"{settings.demo.jobs} jobs; {len(tools.tools)} read tools over MCP "
+                f"(protocol {client.protocol_version}).\n"
+            )
+
+            out("Q1. How does the plan look?")
+            s = await _call(client, "plan_summary", {})
+            out(
+                f"    {s['total_jobs']} jobs as of {s['as_of']}; by common status: "
+                + ", ".join(f"{k} {v}" for k, v in s["by_common_status"].items())
+            )
+            out(
+                f"    critical {s['critical_jobs']}, late {s['late_jobs']}, held {s['held_jobs']}; "
+                f"plan window {s['plan_window_start']} .. {s['plan_window_end']}\n"
+            )
+
+            out("Q2. What failed overnight?")
+            failed = await _call(client, "find_jobs", {"status": ["ERROR"], "sort": "-sched_time", "limit": 10})
+            out(
+                f"    {failed['total']} jobs in ERROR (showing {failed['returned']}"
+                f"{', truncated' if failed['truncated'] else ''}):"
+            )
+            for j in failed["jobs"]:
+                out(
+                    f"    - {j['workstation']}#{j['job_stream']}.{j['name']:<28} {j['status']:<5} rc={j['return_code']}"
+                    f"{'  CRITICAL' if j['critical'] else ''}"
+                )
+            if not failed["jobs"]:
+                out("    nothing failed.")
+                return 0
+
+            # "Worst" = a critical failure first, then the highest return code.
+            worst = max(failed["jobs"], key=lambda j: (j["critical"], j["return_code"] or 0))
+            out(f"\nQ3. Show the log of the worst one: {worst['job_stream']}.{worst['name']}")
+            job = await _call(client, "get_job", {"job": worst["id"]})
+            log = await _call(client, "get_job_log", {"job": worst["id"], "tail": 8})
+            info = log["jobinfo"] or {}
+            out(
+                f"    status {job['job']['status']} rc={job['job']['return_code']}, started {job['job']['start']}, "
+                f"exit status {info.get('exit_status')}, elapsed {info.get('elapsed')}, "
+                f"CPU {info.get('cpu_user_s')}s user"
+            )
+            for line in log["first_errors"][:3]:
+                out(f"    first error, line {line['n']}: {line['text']}")
+            out(f"    last {len(log['lines'])} of {log['total_lines']} lines:")
+            for line in log["lines"]:
+                out(f"      {line['n']:>5} | {line['text']}")
+            out(f"    allowed actions in this state: {', '.join(job['allowed_actions'])}")
+
+            out("\nQ4. What waits on it?")
+            deps = await _call(client, "job_dependencies", {"job": worst["id"], "direction": "successors", "depth": 3})
+            nodes = deps["nodes"]
+            out(f"    {len(nodes)} successors within 3 levels{' (truncated)' if deps['truncated'] else ''}:")
+            for n in nodes[:12]:
+                out(f"    {'  ' * (n['depth'] - 1)}- {n['job_stream']}.{n['name']} ({n['status']})")
+            if len(nodes) > 12:
+                out(f"    ... and {len(nodes) - 12} more")
+
+            out("\nQ5. Anything blocking workstations or waiting for an operator?")
+            ws = await _call(client, "list_workstations", {"limit": 50})
+            blocked = [w for w in ws["workstations"] if w["blocking"]]
+            for w in blocked:
+                out(f"    - {w['name']}: {w['blocking']}")
+            prompts = await _call(client, "list_prompts", {"waiting_only": True})
+            out(
+                f"    {len(blocked)} workstations blocking; {prompts['waiting_for_reply']} prompts waiting for a reply."
+            )
+            out("\nEvery answer above came from MCP tool calls; structured output of the last call:")
+            out("    " + json.dumps({k: prompts[k] for k in ("engine", "as_of", "returned", "truncated")}))
+        return 0
+    except ScenarioError as exc:
+        out(f"demo failed: {exc}")
+        return 1
+    finally:
+        await app.aclose()

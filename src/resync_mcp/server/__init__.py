@@ -1,0 +1,28 @@
+"""The MCP surface. The only package that imports the MCP SDK."""
+
+from __future__ import annotations
+
+from mcp.server.mcpserver import MCPServer
+
+from resync_mcp.config import LimitSettings
+from resync_mcp.server import resources
+from resync_mcp.server.instructions import INSTRUCTIONS
+from resync_mcp.server.pipeline import Pipeline
+from resync_mcp.server.tools import Runner
+from resync_mcp.server.tools import plan as plan_tools
+from resync_mcp.services.plan import PlanService
+
+
+def build_server(
+    svc: PlanService, pipeline: Pipeline, limits: LimitSettings, *, version: str, log_level: str = "INFO"
+) -> MCPServer:
+    mcp: MCPServer = MCPServer(
+        "resync-mcp",
+        title="HWA / TWS plan assistant",
+        instructions=INSTRUCTIONS,
+        version=version,
+        log_level=log_level,  # type: ignore[arg-type]
+    )
+    plan_tools.register(mcp, svc, Runner(pipeline), limits)
+    resources.register(mcp, svc)
+    return mcp

@@ -1,0 +1,342 @@
+"""Plan objects rendered as REST API v2 payloads, and the OQL field paths over them."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from resync_mcp.clock import iso
+from resync_mcp.simulator.oql import Getter
+from resync_mcp.simulator.plan import COMMON_OF, TERMINAL, SimDep, SimJob, SimJobStream, SimPlan
+
+ENGINE_ID = "3b6e9c0e-0000-4000-8000-00000000a001"
+
+
+def _duration(seconds: float) -> str:
+    return f"PT{int(seconds)}S"
+
+
+def common_status(plan: SimPlan, job: SimJob) -> str:
+    if job.forced == "HOLD":
+        return "HELD"  # held by a user: priority 0, shown as HELD in the consoles
+    return COMMON_OF[job.status]
+
+
+def _run_status(job: SimJob) -> str:
+    return job.status
+
+
+def _actions(job: SimJob) -> list[dict[str, str]]:
+    # The engine's own per-state action hints; semantics inferred (hwa-rest-api.md §6.7).
+    keys: list[str] = []
+    if job.status in ("SUCC", "ABEND", "FAIL"):
+        keys.append("RERUN_JOB")
+    if job.status == "EXEC":
+        keys.append("KILL_JOB")
+    if job.status not in TERMINAL and job.forced != "HOLD":
+        keys += ["HOLD_JOB", "CANCEL_JOB"]
+    if job.status == "HOLD":
+        keys += ["RELEASE_JOB", "RELEASE_ALL_DEPENDENCIES_JOB"]
+    if job.status in ("PEND", "ABEND", "SUCC"):
+        keys += ["CONFIRM_SUCC_JOB", "CONFIRM_ABEND_JOB"]
+    return [{"key": k} for k in keys]
+
+
+def render_runs(plan: SimPlan, job: SimJob) -> list[dict[str, Any]]:
+    ws = plan.workstations[job.workstation]
+    runs: list[dict[str, Any]] = []
+    for n, run_id in enumerate(job.run_ids):
+        last = n == len(job.run_ids) - 1
+        if not last:  # an earlier, failed attempt that ended before this plan window
+            stream = plan.streams[job.stream]
+            start = stream.sched_time - timedelta(hours=2)
+            end = start + timedelta(seconds=job.duration_s // 2 + 1)
+            status, rc = "ABEND", job.prior_abend_rc
+            times = {
+                "actualStartTime": iso(start),
+                "actualEndTime": iso(end),
+                "elapsedTime": _duration((end - start).total_seconds()),
+            }
+        else:
+            status, rc = job.status, (job.rc if job.status in ("ABEND", "SUCC", "PEND") else None)
+            times = {}
+            if job.start:
+                times["actualStartTime"] = iso(job.start)
+            if job.end:
+                times["actualEndTime"] = iso(job.end)
+                times["elapsedTime"] = _duration((job.end - job.start).total_seconds() if job.start else 0)
+        times["estimatedDuration"] = _duration(job.duration_s)
+        run: dict[str, Any] = {
+            "id": run_id,
+            "jobId": job.id,
+            "name": job.name,
+            "jobNumber": job.job_number + 100 * n,
+            "runAttempt": n + 1,
+            "commonStatus": "ERROR" if not last else COMMON_OF[status],
+            "compositeStatus": {
+                "status": status,
+                "canceled": status == "CANCL",
+                "started": (not last) or job.start is not None,
+                "error": status in ("ABEND", "FAIL"),
+            },
+            "timeInfo": times,
+            "lastInRerunChain": last,
+            "rerunType": "RERUN" if n > 0 else None,
+            "confirmed": False,
+            "actualWorkstation": ws.key,
+        }
+        if rc is not None:
+            run["returnCode"] = rc
+        runs.append({k: v for k, v in run.items() if v is not None})
+    return runs
+
+
+def render_dep(plan: SimPlan, dep: SimDep) -> dict[str, Any]:
+    satisfied = plan.dep_satisfied(dep)
+    out: dict[str, Any] = {
+        "id": dep.id,
+        "dependencyType": dep.type,
+        "dependencyStatus": "SATISFIED" if satisfied else "UNSATISFIED",
+        "satisfied": satisfied,
+        "mandatory": True,
+    }
+    if dep.type in ("INTERNAL", "EXTERNAL_JOB"):
+        pred = plan.jobs[dep.target]
+        stream = plan.streams[pred.stream]
+        out |= {
+            "jobId": pred.id,
+            "jobName": pred.name,
+            "jobStreamId": stream.id,
+            "jobStreamName": stream.name,
+            "jobStreamWorkstation": plan.workstations[stream.workstation].key,
+            "jobStreamSchedTime": iso(stream.sched_time),
+            "predecessorStatus": pred.status,
+            "statusConditions": ["SUCC"],
+        }
+    elif dep.type == "EXTERNAL_JOBSTREAM":
+        stream = plan.streams[dep.target]
+        out |= {
+            "jobStreamId": stream.id,
+            "jobStreamName": stream.name,
+            "jobStreamWorkstation": plan.workstations[stream.workstation].key,
+            "jobStreamSchedTime": iso(stream.sched_time),
+            "predecessorStatus": stream.status,
+        }
+    elif dep.type == "RESOURCE":
+        res = plan.resource_by_id[dep.ref]
+        out |= {"name": res.name, "quantity": dep.quantity, "available": res.quantity, "resourceId": res.id}
+    elif dep.type == "PROMPT":
+        prompt = plan.prompt_by_id[dep.ref]
+        out |= {
+            "promptName": prompt.name,
+            "promptId": prompt.id,
+            "text": prompt.text,
+            "promptStatus": prompt_status(prompt.answer),
+            "promptType": "Predefined Prompt",
+        }
+    elif dep.type == "FILE":
+        f = plan.file_by_qualifier[dep.ref]
+        out |= {
+            "qualifier": f.qualifier,
+            "workstation": f.workstation,
+            "status": "Exists" if f.exists else "Not Checked",
+        }
+    return out
+
+
+def prompt_status(answer: bool | None) -> str:
+    # PromptStatusType values were not captured from a real engine (hwa-rest-api.md §9.7);
+    # these follow the dependency's promptStatus wording.
+    return "Asked" if answer is None else "Answered Yes" if answer else "Answered No"
+
+
+def render_job(plan: SimPlan, job: SimJob, now: datetime, *, with_deps: bool) -> dict[str, Any]:
+    stream = plan.streams[job.stream]
+    ws = plan.workstations[job.workstation]
+    deadline = plan.deadline(job)
+    late = plan.is_late(job, now)
+    unresolved = sum(1 for d in job.deps if not plan.dep_satisfied(d))
+    tr: dict[str, Any] = {"timeDependent": job.at_offset_s is not None}
+    if job.at_offset_s is not None:
+        tr["startTime"] = iso(stream.sched_time + timedelta(seconds=job.at_offset_s))
+    if deadline is not None:
+        tr["deadlineTime"] = iso(deadline)
+    out: dict[str, Any] = {
+        "id": job.id,
+        "name": job.name,
+        "key": f"{plan.workstations[stream.workstation].key}#{stream.folder}{stream.name}.{job.name}",
+        "flowNodeType": "JOB",
+        "workstation": ws.key,
+        "workstationId": ws.id,
+        "folder": stream.folder,
+        "jobStreamId": stream.id,
+        "jobStreamName": stream.name,
+        "jobStreamWorkstation": plan.workstations[stream.workstation].key,
+        "schedTime": iso(stream.sched_time),
+        "priority": 0 if job.forced == "HOLD" else job.priority,
+        "origPriority": job.priority,
+        "dependenciesStats": {"numberOfDependencies": len(job.deps), "numberOfUnresolvedDependencies": unresolved},
+        "timeRestrictions": tr,
+        "jobOptions": {"requiresConfirmation": job.confirm, "critical": job.critical, "noOperation": False},
+        "jobStatusFlags": {
+            "jobLate": late,
+            "deadlineHasPassed": deadline is not None and now > deadline,
+            "restarted": len(job.run_ids) > 1,
+        },
+        "jobDefinition": {
+            "task": {"UNIX": {"taskString": f"/opt/batch/bin/{job.name.lower()}.sh", "isCommand": False}},
+            "userLogins": ["batch"],
+            "estimatedDuration": _duration(job.duration_s),
+            "recoveryOption": "STOP",
+        },
+        "lastRunCommonStatus": common_status(plan, job),
+        "lastRunCompositeStatus": {"status": job.status, "error": job.status in ("ABEND", "FAIL")},
+        "jobruns": render_runs(plan, job),
+        "actions": _actions(job),
+        "engineId": ENGINE_ID,
+    }
+    if job.critical:
+        out["criticalStart"] = iso(stream.sched_time)
+    if with_deps:
+        out["dependencies"] = [render_dep(plan, d) for d in job.deps]
+    return out
+
+
+def render_stream(plan: SimPlan, stream: SimJobStream, now: datetime, *, with_jobs: bool) -> dict[str, Any]:
+    ws = plan.workstations[stream.workstation]
+    states = [plan.jobs[i].status for i in stream.jobs]
+    out: dict[str, Any] = {
+        "id": stream.id,
+        "name": stream.name,
+        "key": f"{ws.key}#{stream.folder}{stream.name}",
+        "flowNodeType": "JOBSTREAM",
+        "originalJobStreamName": stream.name,
+        "workstation": ws.key,
+        "workstationId": ws.id,
+        "folder": stream.folder,
+        "schedTime": iso(stream.sched_time),
+        "scheduledDate": stream.sched_time.date().isoformat(),
+        "priority": stream.priority,
+        "limit": stream.limit,
+        "commonStatus": _stream_common(stream.status),
+        "compositeStatus": {"status": stream.status, "error": stream.status == "STUCK"},
+        "jsStatusFlags": {"released": stream.status != "HOLD", "lateJobStream": False},
+        "jsOptions": {"carryForward": stream.carry_forward, "monitored": False},
+        "timeInfo": {
+            k: v
+            for k, v in (
+                ("actualStartTime", iso(stream.start) if stream.start else None),
+                ("actualEndTime", iso(stream.end) if stream.end else None),
+            )
+            if v
+        },
+        "jobStreamStats": {
+            "numberOfJob": len(states),
+            "numberOfSuccessfullJob": states.count("SUCC"),
+            "numberOfAbendedJob": states.count("ABEND"),
+            "numberOfFailedJob": states.count("FAIL"),
+            "numberOfExecutingJob": states.count("EXEC") + states.count("INTRO"),
+            "numberOfNotRunningJob": sum(s in ("HOLD", "READY", "FENCE") for s in states),
+        },
+        "engineId": ENGINE_ID,
+    }
+    if with_jobs:
+        out["jobs"] = [render_job(plan, plan.jobs[i], now, with_deps=False) for i in stream.jobs]
+    return out
+
+
+def _stream_common(status: str) -> str:
+    return {"SUCC": "SUCCESSFUL", "EXEC": "RUNNING", "STUCK": "ERROR", "READY": "READY", "HOLD": "WAITING"}.get(
+        status, "UNDECIDED"
+    )
+
+
+# ------------------------------------------------------------------- OQL field paths
+def job_fields(plan: SimPlan, now: datetime) -> dict[str, Getter]:
+    def stream(j: SimJob) -> SimJobStream:
+        return plan.streams[j.stream]
+
+    def run_starts(j: SimJob) -> Any:
+        return iso(j.start) if j.start else None
+
+    def run_ends(j: SimJob) -> Any:
+        return iso(j.end) if j.end else None
+
+    def rc(j: SimJob) -> Any:
+        return j.rc if j.status in ("ABEND", "SUCC", "PEND") else None
+
+    def dep_jobs(j: SimJob) -> list[str]:
+        return [plan.jobs[d.target].id for d in j.deps if d.type in ("INTERNAL", "EXTERNAL_JOB")]
+
+    def dep_streams(j: SimJob) -> list[str]:
+        out = []
+        for d in j.deps:
+            if d.type in ("INTERNAL", "EXTERNAL_JOB"):
+                out.append(plan.streams[plan.jobs[d.target].stream].id)
+            elif d.type == "EXTERNAL_JOBSTREAM":
+                out.append(plan.streams[d.target].id)
+        return out
+
+    def deadline(j: SimJob) -> Any:
+        d = plan.deadline(j)
+        return iso(d) if d else None
+
+    return {
+        "id": lambda j: j.id,
+        "name": lambda j: j.name,
+        "jobStreamName": lambda j: stream(j).name,
+        "jobStreamId": lambda j: stream(j).id,
+        "workstation": lambda j: plan.workstations[j.workstation].key,
+        "folder": lambda j: stream(j).folder,
+        "priority": lambda j: 0 if j.forced == "HOLD" else j.priority,
+        "schedTime": lambda j: iso(stream(j).sched_time),
+        "lastRunCommonStatus": lambda j: common_status(plan, j),
+        "lastRunCompositeStatus.status": lambda j: j.status,
+        "jobruns.compositeStatus.status": lambda j: j.status,
+        "jobruns.commonStatus": lambda j: common_status(plan, j),
+        "jobruns.returnCode": rc,
+        "jobruns.timeInfo.actualStartTime": run_starts,
+        "jobruns.timeInfo.actualEndTime": run_ends,
+        "jobOptions.critical": lambda j: j.critical,
+        "jobOptions.requiresConfirmation": lambda j: j.confirm,
+        "jobStatusFlags.jobLate": lambda j: plan.is_late(j, now),
+        "timeRestrictions.deadlineTime": deadline,
+        "dependencies.jobId": dep_jobs,
+        "dependencies.jobStreamId": dep_streams,
+    }
+
+
+def stream_fields(plan: SimPlan) -> dict[str, Getter]:
+    return {
+        "id": lambda s: s.id,
+        "name": lambda s: s.name,
+        "workstation": lambda s: plan.workstations[s.workstation].key,
+        "folder": lambda s: s.folder,
+        "schedTime": lambda s: iso(s.sched_time),
+        "priority": lambda s: s.priority,
+        "commonStatus": lambda s: _stream_common(s.status),
+        "compositeStatus.status": lambda s: s.status,
+        "jsOptions.carryForward": lambda s: s.carry_forward,
+    }
+
+
+def workstation_fields() -> dict[str, Getter]:
+    return {
+        "id": lambda w: w.id,
+        "name": lambda w: w.name,
+        "type": lambda w: w.type,
+        "limit": lambda w: w.limit,
+        "fence": lambda w: w.fence,
+        "activeStates": lambda w: workstation_states(w),
+    }
+
+
+def workstation_states(ws: Any) -> list[str]:
+    states = []
+    if ws.linked:
+        states += ["LINKED", "FULLY_LINKED"]
+    if ws.running:
+        states += ["RUNNING", "JOBMAN_UP", "WRITER_UP", "ONLINE"]
+    if ws.type == "MANAGER":
+        states += ["MANAGER", "MASTER"]
+    return states

@@ -1,0 +1,262 @@
+"""Async client for the HWA REST API v2 plan read endpoints.
+
+The ``httpx.AsyncClient`` is injected: production passes one with the engine's base URL,
+TLS settings, timeouts and credentials; tests pass one whose transport is the simulator.
+Identifiers are checked before they reach a URL path, so an id can never add a path
+segment or a query string.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from resync_mcp.errors import HwaError, InvalidArgument
+from resync_mcp.tws.errors import raise_for_response, transport_error
+from resync_mcp.tws.models import (
+    EngineInfoV2,
+    GroupedCountResponse,
+    HwaModel,
+    JobInPlanV2,
+    JobRunInstanceV2,
+    JobStreamInPlanV2,
+    Page,
+    PromptInPlanV2,
+    ResourceInPlanV2,
+    WorkstationInPlanV2,
+)
+
+# V2 ids are UUID-shaped: the spec's pattern is 8-4-4-4-12 word characters.
+_ID = re.compile(r"^\w{8}-\w{4}-\w{4}-\w{4}-\w{12}$", re.ASCII)
+M = TypeVar("M", bound=BaseModel)
+H = TypeVar("H", bound=HwaModel)
+DEFAULT_JOB_FILTER = "/@/@#/@/@.@"
+DEFAULT_STREAM_FILTER = "/@/@#/@/@"
+
+
+def is_plan_id(value: str) -> bool:
+    return bool(_ID.match(value))
+
+
+def check_id(value: str, what: str) -> str:
+    """Return ``value`` if it is a well-formed plan object id.
+
+    Raises:
+        InvalidArgument: naming the expected form.
+    """
+    if not isinstance(value, str) or not _ID.match(value):
+        shown = repr(value[:60]) if isinstance(value, str) else type(value).__name__
+        raise InvalidArgument(
+            f"{shown} is not a valid {what} id.",
+            hint="HWA plan ids look like 6d19eaf1-c9da-3799-96ed-131f07832a01; find them with the find tools.",
+        )
+    return value
+
+
+class HwaClient:
+    def __init__(
+        self, http: httpx.AsyncClient, *, engine: str, api_path: str = "/twsd/api/v2", plan_id: str = "current"
+    ):
+        self._http = http
+        self.engine = engine
+        self._api = api_path.rstrip("/")
+        self._plan_id = plan_id
+        self.requests_made = 0
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # ----------------------------------------------------------------- plumbing
+    async def _get(
+        self,
+        path: str,
+        what: str,
+        *,
+        params: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        plan_scoped: bool = True,
+    ) -> httpx.Response:
+        query = {k: v for k, v in (params or {}).items() if v is not None}
+        if plan_scoped:
+            query.setdefault("plan_id", self._plan_id)
+        self.requests_made += 1
+        try:
+            response = await self._http.get(f"{self._api}{path}", params=query, headers=headers)
+        except httpx.HTTPError as exc:
+            raise transport_error(exc, self.engine, what) from exc
+        raise_for_response(response, self.engine, what)
+        return response
+
+    def _parse(self, model: type[M], response: httpx.Response, what: str) -> M:
+        try:
+            return model.model_validate_json(response.content)
+        except ValidationError as exc:
+            raise HwaError(
+                f"HWA engine '{self.engine}' sent a response that could not be read while {what}.",
+                hint="The engine version may not match the REST API v2 this server expects.",
+            ) from exc
+
+    async def _page(
+        self,
+        model: type[H],
+        path: str,
+        what: str,
+        *,
+        oql: str | None,
+        plan_filter: str | None,
+        limit: int,
+        offset: int,
+        include_count: bool = True,
+        scope: str | None = None,
+    ) -> Page[H]:
+        headers = {"Include-Count": "true" if include_count else "false"}
+        if scope:
+            headers["scope"] = scope
+        response = await self._get(
+            path,
+            what,
+            params={"oql": oql, "plan_filter": plan_filter, "limit": limit, "offset": offset},
+            headers=headers,
+        )
+        return self._parse(Page[model], response, what)  # type: ignore[valid-type]
+
+    # ---------------------------------------------------------------------- jobs
+    async def query_jobs(
+        self,
+        *,
+        oql: str | None = None,
+        plan_filter: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+        include_count: bool = True,
+        scope: str | None = None,
+    ) -> Page[JobInPlanV2]:
+        """GET /plan/job. Raises HwaError (InvalidQuery on a bad filter)."""
+        return await self._page(
+            JobInPlanV2,
+            "/plan/job",
+            "querying jobs",
+            oql=oql,
+            plan_filter=plan_filter,
+            limit=limit,
+            offset=offset,
+            include_count=include_count,
+            scope=scope,
+        )
+
+    async def count_jobs(
+        self, *, plan_filter: str = DEFAULT_JOB_FILTER, grouping: list[str] | None = None
+    ) -> GroupedCountResponse:
+        """GET /plan/job/count with optional grouping_filters (workstation, status, folder)."""
+        response = await self._get(
+            "/plan/job/count",
+            "counting jobs",
+            params={"plan_filter": plan_filter, "grouping_filters": ",".join(grouping) if grouping else None},
+        )
+        return self._parse(GroupedCountResponse, response, "counting jobs")
+
+    async def get_job(self, job_id: str) -> JobInPlanV2:
+        """GET /plan/job/{job_id}. Raises InvalidArgument for a malformed id, NotFound if absent."""
+        check_id(job_id, "job")
+        response = await self._get(f"/plan/job/{job_id}", f"reading job {job_id}")
+        return self._parse(JobInPlanV2, response, f"reading job {job_id}")
+
+    async def get_job_runs(self, job_id: str) -> list[JobRunInstanceV2]:
+        """The runs of a job, as carried in ``JobInPlanV2.jobruns`` (no separate V2 path is confirmed)."""
+        return list((await self.get_job(job_id)).jobruns or [])
+
+    async def get_job_log(
+        self, run_id: str, *, from_line: int | None = None, to_line: int | None = None, content_only: bool = False
+    ) -> str:
+        """GET /plan/job/run/{run_id}/joblog (text/plain). Lines are 1-based and inclusive."""
+        check_id(run_id, "job run")
+        what = f"reading the log of run {run_id}"
+        response = await self._get(
+            f"/plan/job/run/{run_id}/joblog",
+            what,
+            params={"from_line": from_line, "to_line": to_line, "contentOnly": "true" if content_only else None},
+        )
+        return response.text
+
+    # --------------------------------------------------------------- job streams
+    async def query_job_streams(
+        self,
+        *,
+        oql: str | None = None,
+        plan_filter: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+        include_count: bool = True,
+    ) -> Page[JobStreamInPlanV2]:
+        return await self._page(
+            JobStreamInPlanV2,
+            "/plan/jobstream",
+            "querying job streams",
+            oql=oql,
+            plan_filter=plan_filter,
+            limit=limit,
+            offset=offset,
+            include_count=include_count,
+        )
+
+    async def get_job_stream(self, jobstream_id: str) -> JobStreamInPlanV2:
+        check_id(jobstream_id, "job stream")
+        what = f"reading job stream {jobstream_id}"
+        return self._parse(JobStreamInPlanV2, await self._get(f"/plan/jobstream/{jobstream_id}", what), what)
+
+    # ------------------------------------------------- workstations, resources, prompts
+    async def query_workstations(
+        self, *, oql: str | None = None, plan_filter: str | None = None, limit: int = 50, offset: int = 0
+    ) -> Page[WorkstationInPlanV2]:
+        return await self._page(
+            WorkstationInPlanV2,
+            "/plan/workstation",
+            "querying workstations",
+            oql=oql,
+            plan_filter=plan_filter,
+            limit=limit,
+            offset=offset,
+        )
+
+    async def get_workstation(self, workstation_id: str) -> WorkstationInPlanV2:
+        check_id(workstation_id, "workstation")
+        what = f"reading workstation {workstation_id}"
+        return self._parse(WorkstationInPlanV2, await self._get(f"/plan/workstation/{workstation_id}", what), what)
+
+    async def query_resources(
+        self, *, oql: str | None = None, limit: int = 50, offset: int = 0
+    ) -> Page[ResourceInPlanV2]:
+        return await self._page(
+            ResourceInPlanV2,
+            "/plan/resource",
+            "querying resources",
+            oql=oql,
+            plan_filter=None,
+            limit=limit,
+            offset=offset,
+        )
+
+    async def query_prompts(
+        self, *, oql: str | None = None, plan_filter: str | None = None, limit: int = 50, offset: int = 0
+    ) -> Page[PromptInPlanV2]:
+        return await self._page(
+            PromptInPlanV2,
+            "/plan/prompt",
+            "querying prompts",
+            oql=oql,
+            plan_filter=plan_filter,
+            limit=limit,
+            offset=offset,
+        )
+
+    async def get_prompt(self, prompt_id: str) -> PromptInPlanV2:
+        check_id(prompt_id, "prompt")
+        what = f"reading prompt {prompt_id}"
+        return self._parse(PromptInPlanV2, await self._get(f"/plan/prompt/{prompt_id}", what), what)
+
+    async def engine_info(self) -> EngineInfoV2:
+        response = await self._get("/engine/info", "reading engine info", plan_scoped=False)
+        return self._parse(EngineInfoV2, response, "reading engine info")

@@ -1,0 +1,116 @@
+"""The one boundary where HTTP responses and transport failures become domain errors."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+
+from resync_mcp.errors import (
+    AuthFailed,
+    Conflict,
+    EngineUnavailable,
+    HwaError,
+    InvalidQuery,
+    NotFound,
+    WrongState,
+)
+
+_AWS_CODE = re.compile(r"\b(AWS[A-Z]{3}\d{3}[EWI]|[A-Z][A-Z_]{5,}_ERROR)\b")
+_WRONG_STATE = {"AWSBIN076E", "AWSBHU085E"}  # "operation not possible, object in incorrect state"
+
+
+def message_codes(body: str) -> list[str]:
+    """AWS message codes (and OQL error codes) found anywhere in a response body."""
+    return list(dict.fromkeys(_AWS_CODE.findall(body)))
+
+
+def _server_message(response: httpx.Response) -> str:
+    try:
+        data = response.json()
+    except ValueError:
+        return response.text[:300]
+    if isinstance(data, dict):
+        for key in ("message", "messages", "error"):
+            value = data.get(key)
+            if isinstance(value, list) and value:
+                return str(value[0])[:300]
+            if isinstance(value, str) and value:
+                return value[:300]
+    return response.text[:300]
+
+
+def raise_for_response(response: httpx.Response, engine: str, what: str) -> None:
+    """Raise the domain error for a non-2xx response; return for a success.
+
+    Raises:
+        HwaError: a subclass chosen by status code and AWS message code.
+    """
+    status = response.status_code
+    if status < 300:
+        return
+    body = response.text[:4000]
+    codes = message_codes(body)
+    code = codes[0] if codes else None
+    detail = _server_message(response)
+    where = f"engine '{engine}'"
+    if status == 400:
+        if "OQL_FILTER_SYNTAX_ERROR" in codes:
+            raise InvalidQuery(
+                f"HWA on {where} rejected the filter while {what}: {detail}",
+                hint="Simplify the filter; name, status and folder patterns use '@' or '*' as the wildcard.",
+                status=status,
+                code="OQL_FILTER_SYNTAX_ERROR",
+            )
+        raise InvalidQuery(f"HWA on {where} rejected the request while {what}: {detail}", status=status, code=code)
+    if status == 401:
+        raise AuthFailed(
+            f"HWA on {where} rejected the credentials while {what}.",
+            hint="Check the engine's username and password or API token settings.",
+            status=status,
+            code=code,
+        )
+    if status == 403:
+        raise AuthFailed(
+            f"The HWA user configured for {where} is not allowed to do this ({what}).",
+            hint="Ask the HWA administrator to grant the needed rights in the security file or roles.",
+            status=status,
+            code=code,
+        )
+    if status == 404:
+        raise NotFound(
+            f"Not found on {where} while {what}: {detail}",
+            hint="Check the id; plan objects change at every plan extension (JnextPlan).",
+            status=status,
+            code=code,
+        )
+    if status == 409:
+        raise Conflict(f"Conflict on {where} while {what}: {detail}", status=status, code=code)
+    if _WRONG_STATE & set(codes):
+        raise WrongState(
+            f"HWA on {where} refused the operation because the object is in the wrong state ({code}).",
+            hint="Read the object again and choose an action its current state allows.",
+            status=status,
+            code=code,
+        )
+    if status == 429 or status >= 500:
+        raise EngineUnavailable(
+            f"HWA on {where} failed while {what} (HTTP {status}{', ' + code if code else ''}).",
+            status=status,
+            code=code,
+        )
+    raise HwaError(f"HWA on {where} answered HTTP {status} while {what}: {detail}", status=status, code=code)
+
+
+def transport_error(exc: httpx.HTTPError, engine: str, what: str) -> HwaError:
+    """Map a transport failure (no HTTP response) to a retryable error."""
+    if isinstance(exc, httpx.TimeoutException):
+        kind = "timed out"
+    elif isinstance(exc, httpx.ConnectError):
+        kind = "could not be reached"
+    else:
+        kind = f"failed ({type(exc).__name__})"
+    return EngineUnavailable(
+        f"HWA engine '{engine}' {kind} while {what}.",
+        hint="Check that the engine is up and reachable; see `resync-mcp check`.",
+    )

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from mcp import Client
+
+from resync_mcp.app import App, build_app
+from resync_mcp.clock import FakeClock
+from resync_mcp.config import Settings, load_settings
+from resync_mcp.simulator import Simulator
+from resync_mcp.tws.client import HwaClient
+
+SEED = 7
+JOBS = 600
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def sim(clock: FakeClock) -> Simulator:
+    return Simulator.create(SEED, JOBS, clock)
+
+
+@pytest.fixture
+def http(sim: Simulator) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=sim.transport(), base_url="http://sim.invalid", auth=("u", "p"))
+
+
+@pytest.fixture
+def hwa(http: httpx.AsyncClient) -> HwaClient:
+    return HwaClient(http, engine="sim")
+
+
+@pytest.fixture
+def settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Settings:
+    monkeypatch.chdir(tmp_path)  # no stray config/resync.toml is picked up
+    for key in list(__import__("os").environ):
+        if key.startswith("RESYNC_"):
+            monkeypatch.delenv(key)
+    return load_settings(None, {"demo": {"enabled": True, "seed": SEED, "jobs": JOBS}})
+
+
+@pytest.fixture
+def app(settings: Settings, clock: FakeClock, sim: Simulator) -> App:
+    return build_app(settings, clock=clock, simulator=sim)
+
+
+@pytest.fixture
+async def mcp(app: App) -> AsyncIterator[Client]:
+    async with Client(app.server) as client:
+        yield client
+
+
+async def call(client: Client, tool: str, args: dict[str, Any]) -> dict[str, Any]:
+    """Call a tool that must succeed and return its structured content."""
+    result = await client.call_tool(tool, args)
+    assert not result.is_error, result.content
+    assert result.structured_content is not None
+    return dict(result.structured_content)
+
+
+async def error_text(client: Client, tool: str, args: dict[str, Any]) -> str:
+    """Call a tool that must fail and return its error sentence."""
+    result = await client.call_tool(tool, args)
+    assert result.is_error, result.structured_content
+    text = result.content[0].text  # type: ignore[union-attr]
+    assert "Traceback" not in text
+    return str(text)

@@ -1,0 +1,76 @@
+"""The command line: check never prints secrets, bad settings exit 2 with the setting's name."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import resync_mcp
+from resync_mcp.cli import main
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    import os
+
+    for key in list(os.environ):
+        if key.startswith("RESYNC_"):
+            monkeypatch.delenv(key)
+
+
+def test_check_reports_engines_without_their_secrets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = tmp_path / "r.toml"
+    cfg.write_text('[engines.prod]\nbase_url = "http://127.0.0.1:9"\nusername = "ops"\nconnect_timeout = 0.5\n')
+    monkeypatch.setenv("RESYNC_ENGINES__PROD__PASSWORD", "Sup3r-S3cret")
+    code = main(
+        [
+            "--config",
+            str(cfg),
+            "check",
+        ]
+    )
+    out = capsys.readouterr()
+    assert code == 1  # nothing listens on port 9: the probe fails, and says so
+    assert "engine prod: http://127.0.0.1:9/twsd/api/v2 auth=basic user=ops secret=set" in out.out
+    assert "probe prod: FAILED" in out.out
+    assert "Sup3r-S3cret" not in out.out + out.err
+
+
+def test_check_probes_the_demo_engine(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("RESYNC_DEMO__ENABLED", "true")
+    monkeypatch.setenv("RESYNC_DEMO__JOBS", "50")
+    assert main(["check"]) == 0
+    out = capsys.readouterr().out
+    assert "engine demo: built-in simulator, seed 42, 50 jobs" in out and "probe demo: ok, HWA 10.2.8" in out
+
+
+def test_bad_setting_exits_2_naming_it(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("RESYNC_SERVER__PORT", "0")
+    assert main(["serve", "--demo"]) == 2
+    err = capsys.readouterr().err
+    assert "server.port" in err and "RESYNC_SERVER__PORT" in err and "Traceback" not in err
+
+
+def test_serve_without_engines_says_how_to_fix(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve"]) == 2
+    assert "serve --demo" in capsys.readouterr().err
+
+
+def test_demo_plays_the_scenario(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--demo-jobs", "300", "--demo-seed", "11"]) == 0
+    out = capsys.readouterr().out
+    for question in ("Q1.", "Q2. What failed overnight?", "Q3. Show the log", "Q4. What waits on it?"):
+        assert question in out
+    assert "exit status" in out
+
+
+def test_public_surface_is_pinned() -> None:
+    assert resync_mcp.__all__ == ["__version__"]
+    out = subprocess.run([sys.executable, "-m", "resync_mcp", "--version"], capture_output=True, text=True, check=True)
+    assert out.stdout.startswith("resync-mcp ")
