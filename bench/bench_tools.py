@@ -15,6 +15,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -73,6 +74,8 @@ def start(cmd: list[str]) -> subprocess.Popen[str]:
     assert proc.stderr is not None
     for line in proc.stderr:
         if "Uvicorn running" in line:
+            # Keep draining stderr so per-call log lines can never fill the pipe and stall the server.
+            threading.Thread(target=proc.stderr.read, daemon=True).start()
             return proc
     raise RuntimeError("server did not start")
 

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
 from mcp import Client, StdioServerParameters
+from mcp.client.sse import sse_client
 
 from tests.conftest import call
 
@@ -43,37 +47,33 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-def http_server(tmp_path: object) -> Iterator[int]:
-    port = _free_port()
+def _start(args: list[str], cwd: object, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """Start `python -m resync_mcp ARGS`; return once uvicorn says it is listening."""
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "resync_mcp",
-            "serve",
-            "--demo",
-            "--demo-jobs",
-            "200",
-            "--transport",
-            "http",
-            "--port",
-            str(port),
-        ],
+        [sys.executable, "-m", "resync_mcp", *args],
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         text=True,
-        env=_env(),
-        cwd=str(tmp_path),
+        env=env or _env(),
+        cwd=str(cwd),
     )
     assert proc.stderr is not None
     seen = []
     for line in proc.stderr:  # blocks until the server says it is up: no sleeping
         seen.append(line)
-        if "Uvicorn running" in line or "startup complete" in line:
+        if "Uvicorn running" in line:
+            # Keep draining stderr so per-call log lines can never fill the pipe and stall the server.
+            threading.Thread(target=proc.stderr.read, daemon=True).start()
             break
     else:
         raise AssertionError("server did not start: " + "".join(seen[-20:]))
+    return proc
+
+
+@pytest.fixture
+def http_server(tmp_path: object) -> Iterator[int]:
+    port = _free_port()
+    proc = _start(["serve", "--demo", "--demo-jobs", "200", "--transport", "http", "--port", str(port)], tmp_path)
     try:
         yield port
     finally:
@@ -105,3 +105,71 @@ async def test_malformed_json_rpc_gets_an_error_not_a_crash(http_server: int) ->
         assert "Traceback" not in r.text
     async with Client(f"http://127.0.0.1:{http_server}/mcp") as client:  # still serving
         assert (await call(client, "plan_summary", {}))["total_jobs"] == 200
+
+
+async def test_legacy_sse_transport_serves_tools(tmp_path: object) -> None:
+    port = _free_port()
+    proc = _start(["serve", "--demo", "--demo-jobs", "100", "--transport", "sse", "--port", str(port)], tmp_path)
+    try:
+        async with Client(sse_client(f"http://127.0.0.1:{port}/sse")) as client:
+            assert (await call(client, "plan_summary", {}))["total_jobs"] == 100
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_stdio_survives_malformed_json_rpc(tmp_path: object) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "resync_mcp", "serve", "--demo", "--demo-jobs", "50"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(),
+        cwd=str(tmp_path),
+    )
+    init = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}},
+    }
+    lines = [
+        "{this is not json",
+        json.dumps({"jsonrpc": "2.0", "id": 7, "method": 12}),
+        json.dumps(init),
+        json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        json.dumps({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}),
+    ]
+    out, _ = proc.communicate("\n".join(lines) + "\n", timeout=60)
+    replies = [json.loads(line) for line in out.splitlines()]  # stdout carries nothing but JSON-RPC
+    by_id = {r.get("id"): r for r in replies}
+    assert len(by_id[2]["result"]["tools"]) == 10
+    assert "Traceback" not in out
+
+
+def test_standalone_simulator_is_a_real_engine_for_the_server(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    port = _free_port()
+    env = _env() | {"RESYNC_SIMULATOR_PASSWORD": "pw"}
+    proc = _start(["simulator", "--port", str(port), "--jobs", "30", "--username", "ops"], tmp_path, env)
+    try:
+        r = httpx.get(f"http://127.0.0.1:{port}/twsd/api/v2/plan/job", params={"limit": 1}, auth=("ops", "pw"))
+        assert r.status_code == 200 and r.json()["count"] == 30
+        assert httpx.get(f"http://127.0.0.1:{port}/twsd/api/v2/plan/job", auth=("ops", "no")).status_code == 401
+        cfg = tmp_path / "r.toml"
+        cfg.write_text(f'[engines.lab]\nbase_url = "http://127.0.0.1:{port}"\nusername = "ops"\n')
+        result = subprocess.run(
+            [sys.executable, "-m", "resync_mcp", "--config", str(cfg), "check"],
+            capture_output=True,
+            text=True,
+            env=_env() | {"RESYNC_ENGINES__LAB__PASSWORD": "pw"},
+            check=False,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "probe lab: ok, HWA 10.2.8" in result.stdout and "pw" not in result.stdout.replace("plan", "")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -153,7 +153,7 @@ def _simulator(args: argparse.Namespace) -> int:
         f"HWA simulator: seed {args.seed}, {args.jobs} jobs, http://{args.host}:{args.port}/twsd/api/v2/plan/job",
         file=sys.stderr,
     )
-    uvicorn.run(sim.app(), host=args.host, port=args.port, log_level="warning")
+    uvicorn.run(sim.app(), host=args.host, port=args.port, log_level="info", access_log=False)
     return 0
 
 
