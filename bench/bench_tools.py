@@ -27,7 +27,8 @@ from mcp.server.mcpserver import MCPServer
 from resync_mcp.app import build_app
 from resync_mcp.config import load_settings
 
-logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request would bury the table
+for _name in ("httpx", "httpx2"):  # one line per request would bury the table
+    logging.getLogger(_name).setLevel(logging.WARNING)
 
 BARE = """
 from mcp.server.mcpserver import MCPServer

@@ -22,7 +22,8 @@ def configure(level: str = "INFO", fmt: str = "console") -> None:
     lvl = getattr(logging, level.upper(), logging.INFO)
     logging.basicConfig(stream=sys.stderr, level=lvl, format="%(levelname)s %(name)s: %(message)s", force=True)
     # httpx logs every request at INFO; that is noise next to our own per-call line.
-    logging.getLogger("httpx").setLevel(max(lvl, logging.WARNING))
+    for name in ("httpx", "httpx2"):  # httpx2 is the SDK's own HTTP client
+        logging.getLogger(name).setLevel(max(lvl, logging.WARNING))
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer(colors=False)
     )
