@@ -13,7 +13,8 @@ from resync_mcp.clock import Clock, SystemClock
 from resync_mcp.config import DEMO_ENGINE, EngineSettings, Settings
 from resync_mcp.server import build_server
 from resync_mcp.server.pipeline import ErrorBoundary, LogStage, Pipeline
-from resync_mcp.services.plan import EngineRegistry, PlanService
+from resync_mcp.services.engines import EngineRegistry
+from resync_mcp.services.plan import PlanService
 from resync_mcp.simulator import Simulator
 from resync_mcp.tws.client import HwaClient
 

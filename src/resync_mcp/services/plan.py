@@ -5,23 +5,25 @@ from __future__ import annotations
 import re
 from collections import deque
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from resync_mcp.clock import Clock
 from resync_mcp.config import LimitSettings
-from resync_mcp.errors import InvalidArgument, NotFound, UnknownEngine
+from resync_mcp.errors import InvalidArgument, NotFound
 from resync_mcp.services import filters as f
 from resync_mcp.services import joblog
+from resync_mcp.services.engines import EngineRegistry
+from resync_mcp.services.summaries import allowed_actions, describe_dep, summarize_job, summarize_stream
 from resync_mcp.services.views import (
     DependenciesResult,
     DependencyNode,
-    DependencyView,
     FindJobsResult,
     FindJobStreamsResult,
     JobDetail,
     JobInfoView,
     JobLogResult,
     JobStreamDetail,
-    JobSummary,
     LogLineView,
     PlanSummary,
     PromptsResult,
@@ -29,12 +31,11 @@ from resync_mcp.services.views import (
     ResourcesResult,
     ResourceView,
     RunView,
-    StreamSummary,
     WorkstationsResult,
     WorkstationView,
 )
 from resync_mcp.tws.client import HwaClient, is_plan_id
-from resync_mcp.tws.models import DependencyInPlanV2, JobInPlanV2, JobStreamInPlanV2
+from resync_mcp.tws.models import JobInPlanV2
 from resync_mcp.tws.status import COMMON_OF
 
 _JOB_REF = re.compile(
@@ -45,131 +46,6 @@ _STREAM_REF = re.compile(
     r"^(?:/?(?P<ws>[A-Za-z0-9_\-]{1,16})#)?(?P<folder>/(?:[A-Za-z0-9_\-]+/)*)?"
     r"(?P<js>[A-Za-z0-9_\-]{1,40})$"
 )
-
-
-class EngineRegistry:
-    """HWA clients by engine name."""
-
-    def __init__(self, clients: dict[str, HwaClient], default: str | None) -> None:
-        self._clients = clients
-        self.default = default
-
-    @property
-    def names(self) -> list[str]:
-        return list(self._clients)
-
-    def get(self, name: str | None) -> HwaClient:
-        """Raises UnknownEngine when the name is not configured (or none given and no default)."""
-        chosen = name or self.default
-        if chosen is None:
-            raise UnknownEngine(
-                "No engine was named and no default engine is configured.",
-                hint=f"Pass engine= one of: {', '.join(self.names) or 'none configured'}.",
-            )
-        client = self._clients.get(chosen)
-        if client is None:
-            shown = repr(chosen[:40]).encode("ascii", "backslashreplace").decode()
-            raise UnknownEngine(
-                f"No engine named {shown} is configured.", hint=f"Known engines: {', '.join(self.names) or 'none'}."
-            )
-        return client
-
-    async def aclose(self) -> None:
-        for client in self._clients.values():
-            await client.aclose()
-
-
-def allowed_actions(status: str | None, held: bool, unresolved: int) -> list[str]:
-    """Actions the internal status allows (hwa-rest-api.md §6.7; kill/hold/cancel inferred)."""
-    s = (status or "").upper()
-    out = []
-    if s in ("SUCC", "ABEND", "FAIL"):
-        out.append("rerun")
-    if s == "EXEC":
-        out.append("kill")
-    if s in ("PEND", "ABEND", "SUCC"):
-        out += ["confirm_succ", "confirm_abend"]
-    if s not in ("SUCC", "ABEND", "FAIL", "CANCL", "SUPPR", "EXEC", "PEND") and not held:
-        out.append("hold")
-    if held or s == "HOLD":
-        out.append("release")
-    if unresolved and s in ("HOLD", "READY"):
-        out.append("release_dependencies")
-    if s not in ("SUCC", "ABEND", "FAIL", "CANCL", "SUPPR"):
-        out.append("cancel")
-    return out
-
-
-def summarize_job(job: JobInPlanV2) -> JobSummary:
-    run = job.last_run
-    times = run.time_info if run else None
-    tr = job.time_restrictions
-    return JobSummary(
-        id=job.id,
-        name=job.name,
-        job_stream=job.job_stream_name,
-        job_stream_id=job.job_stream_id,
-        workstation=job.workstation,
-        folder=job.folder,
-        status=job.internal_status,
-        common_status=job.last_run_common_status,
-        return_code=run.return_code if run else None,
-        priority=job.priority,
-        critical=bool(job.job_options and job.job_options.critical),
-        late=bool(job.job_status_flags and job.job_status_flags.job_late),
-        sched_time=job.sched_time,
-        start=times.actual_start_time if times else None,
-        end=times.actual_end_time if times else None,
-        deadline=tr.deadline_time if tr else None,
-        last_run_id=run.id if run else None,
-    )
-
-
-def summarize_stream(s: JobStreamInPlanV2) -> StreamSummary:
-    st = s.job_stream_stats
-    errors = None if st is None else (st.number_of_abended_job or 0) + (st.number_of_failed_job or 0)
-    return StreamSummary(
-        id=s.id,
-        name=s.name,
-        workstation=s.workstation,
-        folder=s.folder,
-        status=s.composite_status.status if s.composite_status else None,
-        common_status=s.common_status,
-        sched_time=s.sched_time,
-        start=s.time_info.actual_start_time if s.time_info else None,
-        end=s.time_info.actual_end_time if s.time_info else None,
-        jobs=st.number_of_job if st else None,
-        jobs_successful=st.number_of_successfull_job if st else None,
-        jobs_error=errors,
-        jobs_running=st.number_of_executing_job if st else None,
-        jobs_waiting=st.number_of_not_running_job if st else None,
-        carry_forward=s.js_options.carry_forward if s.js_options else None,
-    )
-
-
-def describe_dep(d: DependencyInPlanV2) -> DependencyView:
-    t = d.dependency_type
-    if t in ("INTERNAL", "EXTERNAL_JOB"):
-        target = f"job {d.job_stream_name}.{d.job_name} to end {'/'.join(d.status_conditions or ['SUCC'])}"
-    elif t == "EXTERNAL_JOBSTREAM":
-        target = f"job stream {d.job_stream_name} to complete"
-    elif t == "RESOURCE":
-        target = f"{d.quantity or 1} unit(s) of resource {d.name} (available: {d.available})"
-    elif t == "PROMPT":
-        target = f"a reply to prompt {d.prompt_name}: {d.text!r} ({d.prompt_status})"
-    elif t == "FILE":
-        target = f"file {d.qualifier} ({d.status})"
-    else:
-        target = t.lower()
-    return DependencyView(
-        type=t,
-        satisfied=d.satisfied,
-        status=d.dependency_status,
-        target=joblog.clean(target),
-        job_id=d.job_id,
-        job_stream_id=d.job_stream_id,
-        predecessor_status=d.predecessor_status,
-    )
 
 
 @dataclass
@@ -188,13 +64,24 @@ class PlanService:
         return n
 
     @staticmethod
-    def _truncation_note(total: int | None, offset: int, returned: int) -> tuple[bool, str | None]:
-        if total is None:
-            return False, None
-        more = total - offset - returned
-        if more > 0:
-            return True, f"truncated, {more} more; pass next_cursor to continue"
-        return False, None
+    def _listing(
+        client: HwaClient, as_of: datetime, total: int | None, offset: int, returned: int, key: str, has_next: bool
+    ) -> dict[str, Any]:
+        """The Listing fields of one page: totals, an honest truncation note, the next cursor."""
+        more = None if total is None else total - offset - returned
+        truncated = (more is not None and more > 0) or has_next
+        note = None
+        if truncated:
+            note = f"truncated, {more} more; pass next_cursor to continue" if more else "truncated; pass next_cursor"
+        return {
+            "engine": client.engine,
+            "as_of": as_of,
+            "total": total,
+            "returned": returned,
+            "truncated": truncated,
+            "next_cursor": f.Cursor(offset + returned, key).encode() if truncated else None,
+            "note": note,
+        }
 
     # -------------------------------------------------------------------- jobs
     async def find_jobs(
@@ -241,16 +128,8 @@ class PlanService:
         as_of = self.clock.now()
         page = await client.query_jobs(oql=query, limit=n, offset=offset)
         jobs = [summarize_job(j) for j in page.results]
-        truncated, note = self._truncation_note(page.count, offset, len(jobs))
-        nxt = f.Cursor(offset + len(jobs), query or "").encode() if (truncated or page.next) else None
         return FindJobsResult(
-            engine=client.engine,
-            as_of=as_of,
-            total=page.count,
-            returned=len(jobs),
-            truncated=truncated or page.next is not None,
-            next_cursor=nxt,
-            note=note,
+            **self._listing(client, as_of, page.count, offset, len(jobs), query or "", page.next is not None),
             jobs=jobs,
         )
 
@@ -535,16 +414,10 @@ class PlanService:
         as_of = self.clock.now()
         page = await client.query_job_streams(oql=query, limit=n, offset=offset)
         items = [summarize_stream(s) for s in page.results]
-        truncated, note = self._truncation_note(page.count, offset, len(items))
-        nxt = f.Cursor(offset + len(items), "js:" + (query or "")).encode() if (truncated or page.next) else None
         return FindJobStreamsResult(
-            engine=client.engine,
-            as_of=as_of,
-            total=page.count,
-            returned=len(items),
-            truncated=truncated or page.next is not None,
-            next_cursor=nxt,
-            note=note,
+            **self._listing(
+                client, as_of, page.count, offset, len(items), "js:" + (query or ""), page.next is not None
+            ),
             job_streams=items,
         )
 
@@ -635,16 +508,8 @@ class PlanService:
                     blocking=blocking,
                 )
             )
-        truncated, note = self._truncation_note(page.count, offset, len(items))
-        nxt = f.Cursor(offset + len(items), "ws:" + query).encode() if truncated else None
         return WorkstationsResult(
-            engine=client.engine,
-            as_of=as_of,
-            total=page.count,
-            returned=len(items),
-            truncated=truncated,
-            next_cursor=nxt,
-            note=note,
+            **self._listing(client, as_of, page.count, offset, len(items), "ws:" + query, False),
             workstations=items,
         )
 
@@ -670,16 +535,8 @@ class PlanService:
             )
             for r in page.results
         ]
-        truncated, note = self._truncation_note(page.count, offset, len(items))
-        nxt = f.Cursor(offset + len(items), "res:" + (oql or "")).encode() if truncated else None
         return ResourcesResult(
-            engine=client.engine,
-            as_of=as_of,
-            total=page.count,
-            returned=len(items),
-            truncated=truncated,
-            next_cursor=nxt,
-            note=note,
+            **self._listing(client, as_of, page.count, offset, len(items), "res:" + (oql or ""), False),
             resources=items,
         )
 
@@ -712,16 +569,8 @@ class PlanService:
             items = selected[offset : offset + n]
         else:
             total, items = page.count, all_items
-        truncated, note = self._truncation_note(total, offset, len(items))
-        nxt = f.Cursor(offset + len(items), key).encode() if truncated else None
         return PromptsResult(
-            engine=client.engine,
-            as_of=as_of,
-            total=total,
-            returned=len(items),
-            truncated=truncated,
-            next_cursor=nxt,
-            note=note,
+            **self._listing(client, as_of, total, offset, len(items), key, False),
             prompts=items,
             waiting_for_reply=waiting,
         )
