@@ -108,7 +108,6 @@ def test_tls_verification_is_on_by_default() -> None:
 def test_example_file_documents_every_setting_with_its_default() -> None:
     text = (ROOT / "config" / "resync.example.toml").read_text()
     data = tomllib.loads(text)
-    defaults = Settings.model_construct().model_dump() | {"server": {}, "limits": {}, "demo": {}}
     loaded = load_settings(str(ROOT / "config" / "resync.example.toml"))
     for section in ("server", "limits", "demo"):
         model = getattr(loaded, section)
@@ -119,7 +118,6 @@ def test_example_file_documents_every_setting_with_its_default() -> None:
         assert data[name] == Settings.model_fields[name].default
     for name in EngineSettings.model_fields:
         assert f"{name} =" in text or f"# {name} =" in text, f"engine setting {name} undocumented"
-    assert defaults
 
 
 def _plain(value: object) -> object:
