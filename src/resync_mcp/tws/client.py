@@ -9,11 +9,14 @@ segment or a query string.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
+import anyio
 import httpx
 from pydantic import BaseModel, ValidationError
 
+from resync_mcp.clock import Clock, SystemClock
 from resync_mcp.errors import HwaError, InvalidArgument
 from resync_mcp.tws.errors import raise_for_response, transport_error
 from resync_mcp.tws.models import (
@@ -28,6 +31,7 @@ from resync_mcp.tws.models import (
     ResourceInPlanV2,
     WorkstationInPlanV2,
 )
+from resync_mcp.tws.upstream import Fetched, UpstreamCall, UpstreamStage, chain, freshness_var, scope_var
 
 # V2 ids are UUID-shaped: the spec's pattern is 8-4-4-4-12 word characters.
 _ID = re.compile(r"^\w{8}-\w{4}-\w{4}-\w{4}-\w{12}$", re.ASCII)
@@ -58,41 +62,79 @@ def check_id(value: str, what: str) -> str:
 
 class HwaClient:
     def __init__(
-        self, http: httpx.AsyncClient, *, engine: str, api_path: str = "/twsd/api/v2", plan_id: str = "current"
+        self,
+        http: httpx.AsyncClient,
+        *,
+        engine: str,
+        api_path: str = "/twsd/api/v2",
+        plan_id: str = "current",
+        stages: Sequence[UpstreamStage] = (),
+        clock: Clock | None = None,
+        total_timeout_s: float = 60.0,
     ):
         self._http = http
         self.engine = engine
         self._api = api_path.rstrip("/")
         self._plan_id = plan_id
-        self.requests_made = 0
+        self._clock = clock or SystemClock()
+        self._total_timeout_s = total_timeout_s
+        self._fetch = chain(stages, self._http_fetch)
+        self.requests_made = 0  # requests that really went to the engine
 
     async def aclose(self) -> None:
         await self._http.aclose()
 
     # ----------------------------------------------------------------- plumbing
+    async def _http_fetch(self, call: UpstreamCall) -> Fetched:
+        """The innermost stage: one HTTP GET, its errors mapped at the one boundary."""
+        self.requests_made += 1
+        try:
+            with anyio.fail_after(self._total_timeout_s):
+                response = await self._http.get(
+                    f"{self._api}{call.path}", params=dict(call.params), headers=dict(call.headers)
+                )
+        except TimeoutError as exc:
+            raise transport_error(httpx.TimeoutException("total"), self.engine, call.what) from exc
+        except httpx.HTTPError as exc:
+            raise transport_error(exc, self.engine, call.what) from exc
+        raise_for_response(response, self.engine, call.what)
+        return Fetched(
+            response.status_code, response.content, response.headers.get("content-type", ""), self._clock.now()
+        )
+
     async def _get(
         self,
         path: str,
         what: str,
         *,
+        kind: str,
+        object_id: str | None = None,
         params: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
         plan_scoped: bool = True,
-    ) -> httpx.Response:
-        query = {k: v for k, v in (params or {}).items() if v is not None}
+    ) -> Fetched:
+        query = {k: str(v) for k, v in (params or {}).items() if v is not None}
         if plan_scoped:
             query.setdefault("plan_id", self._plan_id)
-        self.requests_made += 1
-        try:
-            response = await self._http.get(f"{self._api}{path}", params=query, headers=headers)
-        except httpx.HTTPError as exc:
-            raise transport_error(exc, self.engine, what) from exc
-        raise_for_response(response, self.engine, what)
-        return response
+        call = UpstreamCall(
+            engine=self.engine,
+            path=path,
+            params=tuple(sorted(query.items())),
+            headers=tuple(sorted((headers or {}).items())),
+            what=what,
+            kind=kind,
+            object_id=object_id,
+            scope=scope_var.get(),
+        )
+        fetched = await self._fetch(call)
+        collector = freshness_var.get()
+        if collector is not None:
+            collector.record(fetched)
+        return fetched
 
-    def _parse(self, model: type[M], response: httpx.Response, what: str) -> M:
+    def _parse(self, model: type[M], fetched: Fetched, what: str) -> M:
         try:
-            return model.model_validate_json(response.content)
+            return model.model_validate_json(fetched.content)
         except ValidationError as exc:
             raise HwaError(
                 f"HWA engine '{self.engine}' sent a response that could not be read while {what}.",
@@ -118,6 +160,7 @@ class HwaClient:
         response = await self._get(
             path,
             what,
+            kind="query",
             params={"oql": oql, "plan_filter": plan_filter, "limit": limit, "offset": offset},
             headers=headers,
         )
@@ -154,6 +197,7 @@ class HwaClient:
         response = await self._get(
             "/plan/job/count",
             "counting jobs",
+            kind="count",
             params={"plan_filter": plan_filter, "grouping_filters": ",".join(grouping) if grouping else None},
         )
         return self._parse(GroupedCountResponse, response, "counting jobs")
@@ -161,7 +205,7 @@ class HwaClient:
     async def get_job(self, job_id: str) -> JobInPlanV2:
         """GET /plan/job/{job_id}. Raises InvalidArgument for a malformed id, NotFound if absent."""
         check_id(job_id, "job")
-        response = await self._get(f"/plan/job/{job_id}", f"reading job {job_id}")
+        response = await self._get(f"/plan/job/{job_id}", f"reading job {job_id}", kind="job", object_id=job_id)
         return self._parse(JobInPlanV2, response, f"reading job {job_id}")
 
     async def get_job_runs(self, job_id: str) -> list[JobRunInstanceV2]:
@@ -177,9 +221,11 @@ class HwaClient:
         response = await self._get(
             f"/plan/job/run/{run_id}/joblog",
             what,
+            kind="joblog",
+            object_id=run_id,
             params={"from_line": from_line, "to_line": to_line, "contentOnly": "true" if content_only else None},
         )
-        return response.text
+        return response.content.decode("utf-8", errors="replace")
 
     # --------------------------------------------------------------- job streams
     async def query_job_streams(
@@ -205,7 +251,11 @@ class HwaClient:
     async def get_job_stream(self, jobstream_id: str) -> JobStreamInPlanV2:
         check_id(jobstream_id, "job stream")
         what = f"reading job stream {jobstream_id}"
-        return self._parse(JobStreamInPlanV2, await self._get(f"/plan/jobstream/{jobstream_id}", what), what)
+        return self._parse(
+            JobStreamInPlanV2,
+            await self._get(f"/plan/jobstream/{jobstream_id}", what, kind="jobstream", object_id=jobstream_id),
+            what,
+        )
 
     # ------------------------------------------------- workstations, resources, prompts
     async def query_workstations(
@@ -224,7 +274,11 @@ class HwaClient:
     async def get_workstation(self, workstation_id: str) -> WorkstationInPlanV2:
         check_id(workstation_id, "workstation")
         what = f"reading workstation {workstation_id}"
-        return self._parse(WorkstationInPlanV2, await self._get(f"/plan/workstation/{workstation_id}", what), what)
+        return self._parse(
+            WorkstationInPlanV2,
+            await self._get(f"/plan/workstation/{workstation_id}", what, kind="workstation", object_id=workstation_id),
+            what,
+        )
 
     async def query_resources(
         self, *, oql: str | None = None, limit: int = 50, offset: int = 0
@@ -255,8 +309,10 @@ class HwaClient:
     async def get_prompt(self, prompt_id: str) -> PromptInPlanV2:
         check_id(prompt_id, "prompt")
         what = f"reading prompt {prompt_id}"
-        return self._parse(PromptInPlanV2, await self._get(f"/plan/prompt/{prompt_id}", what), what)
+        return self._parse(
+            PromptInPlanV2, await self._get(f"/plan/prompt/{prompt_id}", what, kind="prompt", object_id=prompt_id), what
+        )
 
     async def engine_info(self) -> EngineInfoV2:
-        response = await self._get("/engine/info", "reading engine info", plan_scoped=False)
+        response = await self._get("/engine/info", "reading engine info", kind="engine", plan_scoped=False)
         return self._parse(EngineInfoV2, response, "reading engine info")

@@ -1,0 +1,1 @@
+"""Protecting the HWA engine: circuit breaker, read-only retries, bulkheads."""

@@ -1,0 +1,82 @@
+"""The seam around each HWA request: an ordered chain of ``(call, next)`` stages.
+
+A tool call makes several HWA requests of different data classes (``plan_summary``
+makes seven), so caching, breaking, retrying and bulkheading happen per request here,
+while authorization and audit wrap the whole tool call (server/pipeline.py). Both chains
+are assembled in one place, app.py.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class UpstreamCall:
+    engine: str
+    path: str  # relative to the API base, e.g. /plan/job/{id}
+    params: tuple[tuple[str, str], ...]
+    headers: tuple[tuple[str, str], ...]
+    what: str  # for error messages: "reading job X"
+    kind: str  # data class: job, joblog, jobstream, workstation, resource, prompt, query, count, engine
+    object_id: str | None = None
+    scope: str = "local"  # the caller's authorization scope; part of every cache key
+    idempotent: bool = True  # reads only: never retried otherwise
+
+
+@dataclass(frozen=True)
+class Fetched:
+    status: int
+    content: bytes
+    content_type: str
+    as_of: datetime  # when the engine produced this answer
+    stale: bool = False
+    source: str = "upstream"  # upstream, l1, l2
+
+
+Fetch = Callable[[UpstreamCall], Awaitable[Fetched]]
+
+
+class UpstreamStage(Protocol):
+    async def __call__(self, call: UpstreamCall, next: Fetch) -> Fetched: ...
+
+
+def chain(stages: Sequence[UpstreamStage], terminal: Fetch) -> Fetch:
+    """Compose stages around ``terminal``; the first stage is outermost."""
+    fetch = terminal
+    for stage in reversed(stages):
+        fetch = _bind(stage, fetch)
+    return fetch
+
+
+def _bind(stage: UpstreamStage, nxt: Fetch) -> Fetch:
+    async def step(call: UpstreamCall) -> Fetched:
+        return await stage(call, nxt)
+
+    return step
+
+
+# ------------------------------------------------------------- per-tool-call context
+scope_var: contextvars.ContextVar[str] = contextvars.ContextVar("resync_scope", default="local")
+
+
+@dataclass
+class Freshness:
+    """What one tool call read: the oldest answer's time and whether any was stale."""
+
+    oldest: datetime | None = None
+    stale: bool = False
+    sources: list[str] = field(default_factory=list)
+
+    def record(self, fetched: Fetched) -> None:
+        if self.oldest is None or fetched.as_of < self.oldest:
+            self.oldest = fetched.as_of
+        self.stale |= fetched.stale
+        self.sources.append(fetched.source)
+
+
+freshness_var: contextvars.ContextVar[Freshness | None] = contextvars.ContextVar("resync_freshness", default=None)
