@@ -66,10 +66,12 @@ class HwaError(ResyncError):
         retryable: bool | None = None,
         status: int | None = None,
         code: str | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message, hint=hint, retryable=retryable)
         self.status = status
         self.code = code
+        self.retry_after = retry_after  # seconds, from the engine's Retry-After header
 
 
 class NotFound(HwaError):

@@ -98,8 +98,20 @@ def raise_for_response(response: httpx.Response, engine: str, what: str) -> None
             f"HWA on {where} failed while {what} (HTTP {status}{', ' + code if code else ''}).",
             status=status,
             code=code,
+            retry_after=retry_after_seconds(response.headers.get("Retry-After")),
         )
     raise HwaError(f"HWA on {where} answered HTTP {status} while {what}: {detail}", status=status, code=code)
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds form; an HTTP date is ignored)."""
+    if value is None:
+        return None
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        return None
+    return seconds if 0 <= seconds <= 86_400 else None
 
 
 def transport_error(exc: httpx.HTTPError, engine: str, what: str) -> HwaError:
