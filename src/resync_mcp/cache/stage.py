@@ -1,0 +1,165 @@
+"""The cache stage: L1 lookups, single-flight, stale-while-revalidate, stale-if-error,
+negative caching and invalidation, around each idempotent HWA read.
+
+    fresh                          -> served from L1
+    expired, within swr_s          -> served stale (marked), refreshed in the background
+    expired, within max_stale_s    -> upstream; if the engine is unavailable, served stale
+    older                          -> dropped; the upstream error reaches the caller
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from dataclasses import replace
+
+import structlog
+
+from resync_mcp.cache import policy
+from resync_mcp.cache.l1 import L1, Entry
+from resync_mcp.clock import Clock
+from resync_mcp.errors import EngineUnavailable, NotFound
+from resync_mcp.tws.upstream import Fetch, Fetched, UpstreamCall
+
+log = structlog.get_logger("resync_mcp.cache")
+
+
+class _LeaderCancelled(Exception):
+    """The single-flight leader was cancelled; followers must try again themselves."""
+
+
+class CacheStage:
+    def __init__(self, ttls: policy.Ttls, clock: Clock, *, max_entries: int, max_bytes: int) -> None:
+        self.ttls = ttls
+        self._clock = clock
+        self._max_entries = max_entries
+        self._max_bytes = max_bytes
+        self._l1: dict[str, L1] = {}
+        self._inflight: dict[str, asyncio.Future[Fetched]] = {}
+        self._refreshing: set[asyncio.Task[None]] = set()
+        self.stats: dict[str, Counter[str]] = {}
+
+    # ------------------------------------------------------------------ helpers
+    def l1(self, engine: str) -> L1:
+        return self._l1.setdefault(engine, L1(self._max_entries, self._max_bytes))
+
+    def _count(self, klass: str, what: str) -> None:
+        self.stats.setdefault(klass, Counter())[what] += 1
+
+    def _store(self, call: UpstreamCall, key: str, fetched: Fetched | None, not_found: str | None) -> None:
+        now = self._clock.monotonic()
+        content = fetched.content if fetched is not None else b""
+        klass = "not_found" if fetched is None else policy.data_class(call, content)
+        ttl = policy.ttl(klass, self.ttls)
+        stale_for = 0.0 if fetched is None else self.ttls.max_stale_s
+        entry = Entry(
+            fetched,
+            not_found,
+            klass,
+            now + ttl,
+            now + ttl + stale_for,
+            policy.tags(call, content),
+            len(content) + len(key) + 200,
+        )
+        if fetched is None and call.object_id:
+            entry.tags.add(f"neg:{call.engine}:{call.object_id}")
+        l1 = self.l1(call.engine)
+        l1.put(key, entry)
+        if fetched is not None and call.kind == "query":
+            # An object that appears in a listing exists again: forget that it was missing.
+            l1.drop_tags({f"neg:{call.engine}:{i}" for i in policy.ids_in(content)})
+
+    # ------------------------------------------------------------------- stage
+    async def __call__(self, call: UpstreamCall, next: Fetch) -> Fetched:
+        if not call.idempotent:
+            return await next(call)
+        key = policy.cache_key(call)
+        entry = self.l1(call.engine).get(key)
+        now = self._clock.monotonic()
+        if entry is not None and now >= entry.stale_until:
+            self.l1(call.engine).drop(key)
+            entry = None
+        if entry is not None:
+            if now < entry.fresh_until:
+                if entry.value is None:
+                    self._count(entry.klass, "negative_hit")
+                    raise NotFound(entry.not_found or "Not found.")
+                self._count(entry.klass, "hit")
+                return replace(entry.value, source="l1")
+            if entry.value is not None and now < entry.fresh_until + self.ttls.swr_s:
+                self._count(entry.klass, "stale")
+                self._revalidate(call, key, next)
+                return replace(entry.value, stale=True, source="l1")
+        try:
+            fetched = await self._single_flight(call, key, next)
+        except EngineUnavailable:
+            if entry is not None and entry.value is not None:
+                self._count(entry.klass, "stale_if_error")
+                return replace(entry.value, stale=True, source="l1")
+            raise
+        return fetched
+
+    async def _single_flight(self, call: UpstreamCall, key: str, next: Fetch) -> Fetched:
+        while True:
+            leader = self._inflight.get(key)
+            if leader is None:
+                break
+            try:
+                result = await asyncio.shield(leader)
+            except _LeaderCancelled:
+                continue  # the leader went away: one of the followers leads now
+            self._count("single_flight", "joined")
+            return replace(result, source="l1")
+        future: asyncio.Future[Fetched] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = future
+        self._count(call.kind, "miss")
+        try:
+            fetched = await next(call)
+        except NotFound as exc:
+            self._store(call, key, None, exc.message)
+            self._settle(future, exc)
+            raise
+        except asyncio.CancelledError:
+            self._settle(future, _LeaderCancelled())
+            raise
+        except BaseException as exc:
+            self._settle(future, exc)  # followers get the same answer; nothing is cached
+            raise
+        finally:
+            self._inflight.pop(key, None)
+        self._store(call, key, fetched, None)
+        future.set_result(fetched)
+        return fetched
+
+    @staticmethod
+    def _settle(future: asyncio.Future[Fetched], exc: BaseException) -> None:
+        future.set_exception(exc)
+        future.exception()  # mark retrieved: with no follower it must not be reported as lost
+
+    def _revalidate(self, call: UpstreamCall, key: str, next: Fetch) -> None:
+        if key in self._inflight:
+            return
+
+        async def refresh() -> None:
+            try:
+                await self._single_flight(call, key, next)
+            except Exception as exc:  # a failed refresh leaves the stale entry; logged, never raised
+                log.info("cache_refresh_failed", engine=call.engine, kind=call.kind, error=type(exc).__name__)
+
+        task = asyncio.get_running_loop().create_task(refresh())
+        self._refreshing.add(task)
+        task.add_done_callback(self._refreshing.discard)
+
+    async def drain(self) -> None:
+        """Wait for background refreshes (tests and shutdown)."""
+        while self._refreshing:
+            await asyncio.gather(*list(self._refreshing), return_exceptions=True)
+
+    # ------------------------------------------------------------ invalidation
+    def invalidate(self, engine: str, object_ids: list[str]) -> int:
+        """Drop the objects, what is tagged with them (their job stream), and every listing."""
+        tags = {f"obj:{engine}:{i}" for i in object_ids} | {f"list:{engine}"}
+        return self.l1(engine).drop_tags(tags)
+
+    def sizes(self) -> dict[str, dict[str, int]]:
+        return {e: {"entries": len(c), "bytes": c.bytes, "evictions": c.evictions} for e, c in self._l1.items()}
