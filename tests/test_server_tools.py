@@ -29,7 +29,10 @@ READ_TOOLS = {
 
 async def test_every_tool_is_read_only_titled_described_and_structured(mcp: Client) -> None:
     tools = {t.name: t for t in (await mcp.list_tools()).tools}
-    assert set(tools) == READ_TOOLS
+    assert set(tools) == READ_TOOLS | {"server_health"}
+    health = tools.pop("server_health")
+    assert health.annotations is not None and health.annotations.read_only_hint is True
+    assert health.annotations.open_world_hint is False  # it reads only the server's own state
     for t in tools.values():
         assert t.title and t.description and len(t.description) < 200
         a = t.annotations

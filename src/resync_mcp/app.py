@@ -9,16 +9,39 @@ import httpx
 from mcp.server.mcpserver import MCPServer
 
 from resync_mcp import __version__
+from resync_mcp.cache.policy import Ttls
+from resync_mcp.cache.stage import CacheStage
 from resync_mcp.clock import Clock, SystemClock
 from resync_mcp.config import DEMO_ENGINE, EngineSettings, Settings
+from resync_mcp.resilience.breaker import BreakerPolicy
+from resync_mcp.resilience.retry import RetryPolicy
+from resync_mcp.resilience.stages import BreakerStage, BulkheadStage, RetryStage, Sleep
 from resync_mcp.server import build_server
-from resync_mcp.server.pipeline import ErrorBoundary, LogStage, Pipeline
+from resync_mcp.server.pipeline import AuditStage, AuthorizeStage, ErrorBoundary, FreshnessStage, LogStage, Pipeline
 from resync_mcp.services.engines import EngineRegistry
+from resync_mcp.services.health import HealthService
 from resync_mcp.services.plan import PlanService
 from resync_mcp.simulator import Simulator
 from resync_mcp.tws.client import HwaClient
+from resync_mcp.tws.upstream import UpstreamStage
 
 SIM_BASE_URL = "http://demo.simulator.invalid"  # never resolved: the transport is in-process
+
+
+@dataclass
+class Upstream:
+    """The stages around each HWA request, shared by every engine (each keeps per-engine state)."""
+
+    cache: CacheStage | None
+    breaker: BreakerStage
+    retry: RetryStage
+    bulkhead: BulkheadStage
+
+    def stages(self) -> list[UpstreamStage]:
+        # The order is the design: serve from cache first (and stale when the engine fails),
+        # then refuse fast if the engine is failing, retry reads, and bound concurrency.
+        head: list[UpstreamStage] = [self.cache] if self.cache is not None else []
+        return [*head, self.breaker, self.retry, self.bulkhead]
 
 
 @dataclass
@@ -28,6 +51,7 @@ class App:
     engines: EngineRegistry
     service: PlanService
     pipeline: Pipeline
+    upstream: Upstream
     server: MCPServer
     simulators: dict[str, Simulator] = field(default_factory=dict)
 
@@ -55,22 +79,66 @@ def http_client_for(name: str, engine: EngineSettings) -> httpx.AsyncClient:
     return httpx.AsyncClient(base_url=engine.base_url, auth=auth, headers=headers, verify=verify, timeout=timeout)
 
 
-def build_app(settings: Settings, *, clock: Clock | None = None, simulator: Simulator | None = None) -> App:
-    """Wire everything once. ``simulator`` replaces the demo engine's plan (tests inject one)."""
+def build_upstream(settings: Settings, clock: Clock, sleep: Sleep | None = None) -> Upstream:
+    c, r = settings.cache, settings.resilience
+    ttls = Ttls(
+        running_s=c.ttl_running_s,
+        finished_s=c.ttl_finished_s,
+        log_running_s=c.ttl_log_running_s,
+        log_finished_s=c.ttl_log_finished_s,
+        listing_s=c.ttl_listing_s,
+        object_s=c.ttl_object_s,
+        engine_s=c.ttl_engine_s,
+        not_found_s=c.ttl_not_found_s,
+        swr_s=c.swr_s,
+        max_stale_s=c.max_stale_s,
+    )
+    retry = RetryPolicy(
+        attempts=r.retry_attempts,
+        base_s=r.retry_base_s,
+        cap_s=r.retry_cap_s,
+        max_retry_after_s=r.retry_max_retry_after_s,
+        budget_ratio=r.retry_budget_ratio,
+    )
+    return Upstream(
+        cache=CacheStage(ttls, clock, max_entries=c.l1_max_entries, max_bytes=c.l1_max_bytes) if c.enabled else None,
+        breaker=BreakerStage(BreakerPolicy(r.breaker_threshold, r.breaker_open_s, r.breaker_probes), clock),
+        retry=RetryStage(retry, clock, sleep),
+        bulkhead=BulkheadStage(r.bulkhead_limit, r.bulkhead_queue),
+    )
+
+
+def build_app(
+    settings: Settings, *, clock: Clock | None = None, simulator: Simulator | None = None, sleep: Sleep | None = None
+) -> App:
+    """Wire everything once. ``simulator`` replaces the demo engine's plan and ``sleep`` the
+    retry wait (tests inject both)."""
     clock = clock or SystemClock()
+    upstream = build_upstream(settings, clock, sleep)
+    stages = upstream.stages()
+    timeout = settings.resilience.total_timeout_s
     clients: dict[str, HwaClient] = {}
     sims: dict[str, Simulator] = {}
     for name, engine in settings.engines.items():
         clients[name] = HwaClient(
-            http_client_for(name, engine), engine=name, api_path=engine.api_path, plan_id=engine.plan_id
+            http_client_for(name, engine),
+            engine=name,
+            api_path=engine.api_path,
+            plan_id=engine.plan_id,
+            stages=stages,
+            clock=clock,
+            total_timeout_s=timeout,
         )
     if settings.demo.enabled:
         sim = simulator or Simulator.create(settings.demo.seed, settings.demo.jobs, clock)
         sims[DEMO_ENGINE] = sim
         http = httpx.AsyncClient(transport=sim.transport(), base_url=SIM_BASE_URL, auth=("demo", "demo"))
-        clients[DEMO_ENGINE] = HwaClient(http, engine=DEMO_ENGINE)
+        clients[DEMO_ENGINE] = HwaClient(http, engine=DEMO_ENGINE, stages=stages, clock=clock, total_timeout_s=timeout)
     engines = EngineRegistry(clients, settings.resolved_default_engine())
     service = PlanService(engines, settings.limits, clock)
-    pipeline = Pipeline([ErrorBoundary(), LogStage(clock)])
-    server = build_server(service, pipeline, settings.limits, version=__version__, log_level=settings.log_level)
-    return App(settings, clock, engines, service, pipeline, server, sims)
+    # Around every tool call, outermost first. Each HWA request inside then runs through
+    # upstream.stages(): cache -> breaker -> retry -> bulkhead -> HTTP.
+    pipeline = Pipeline([ErrorBoundary(), LogStage(clock), AuthorizeStage(), AuditStage(), FreshnessStage()])
+    health = HealthService(engines, upstream, clock)
+    server = build_server(service, pipeline, settings.limits, health, version=__version__, log_level=settings.log_level)
+    return App(settings, clock, engines, service, pipeline, upstream, server, sims)

@@ -112,6 +112,36 @@ class LimitSettings(_Frozen):
         return self
 
 
+class CacheSettings(_Frozen):
+    enabled: bool = True
+    ttl_running_s: float = Field(default=5.0, ge=0, le=3600)
+    ttl_finished_s: float = Field(default=300.0, ge=0, le=86_400)
+    ttl_log_running_s: float = Field(default=5.0, ge=0, le=3600)
+    ttl_log_finished_s: float = Field(default=3600.0, ge=0, le=86_400)
+    ttl_listing_s: float = Field(default=10.0, ge=0, le=3600)
+    ttl_object_s: float = Field(default=30.0, ge=0, le=3600)
+    ttl_engine_s: float = Field(default=600.0, ge=0, le=86_400)
+    ttl_not_found_s: float = Field(default=10.0, ge=0, le=3600)
+    swr_s: float = Field(default=10.0, ge=0, le=3600)
+    max_stale_s: float = Field(default=300.0, ge=0, le=86_400)
+    l1_max_entries: int = Field(default=20_000, ge=10, le=10_000_000)
+    l1_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024, le=16 * 1024**3)
+
+
+class ResilienceSettings(_Frozen):
+    total_timeout_s: float = Field(default=60.0, gt=0, le=3600)
+    retry_attempts: int = Field(default=3, ge=1, le=10)
+    retry_base_s: float = Field(default=0.2, gt=0, le=60)
+    retry_cap_s: float = Field(default=2.0, gt=0, le=300)
+    retry_max_retry_after_s: float = Field(default=10.0, ge=0, le=3600)
+    retry_budget_ratio: float = Field(default=0.2, ge=0, le=10)
+    breaker_threshold: int = Field(default=5, ge=1, le=1000)
+    breaker_open_s: float = Field(default=15.0, gt=0, le=3600)
+    breaker_probes: int = Field(default=1, ge=1, le=100)
+    bulkhead_limit: int = Field(default=8, ge=1, le=1000)
+    bulkhead_queue: int = Field(default=32, ge=0, le=100_000)
+
+
 class DemoSettings(_Frozen):
     enabled: bool = False
     seed: int = Field(default=42, ge=0)
@@ -129,6 +159,8 @@ class Settings(BaseSettings):
     log_format: Literal["console", "json"] = "console"
     server: ServerSettings = ServerSettings()
     limits: LimitSettings = LimitSettings()
+    cache: CacheSettings = CacheSettings()
+    resilience: ResilienceSettings = ResilienceSettings()
     demo: DemoSettings = DemoSettings()
 
     @field_validator("engines")

@@ -9,12 +9,20 @@ from resync_mcp.server import resources
 from resync_mcp.server.instructions import INSTRUCTIONS
 from resync_mcp.server.pipeline import Pipeline
 from resync_mcp.server.tools import Runner
+from resync_mcp.server.tools import health as health_tools
 from resync_mcp.server.tools import plan as plan_tools
+from resync_mcp.services.health import HealthService
 from resync_mcp.services.plan import PlanService
 
 
 def build_server(
-    svc: PlanService, pipeline: Pipeline, limits: LimitSettings, *, version: str, log_level: str = "INFO"
+    svc: PlanService,
+    pipeline: Pipeline,
+    limits: LimitSettings,
+    health: HealthService,
+    *,
+    version: str,
+    log_level: str = "INFO",
 ) -> MCPServer:
     mcp: MCPServer = MCPServer(
         "resync-mcp",
@@ -23,6 +31,8 @@ def build_server(
         version=version,
         log_level=log_level,  # type: ignore[arg-type]
     )
-    plan_tools.register(mcp, svc, Runner(pipeline), limits)
-    resources.register(mcp, svc)
+    runner = Runner(pipeline)
+    plan_tools.register(mcp, svc, runner, limits)
+    health_tools.register(mcp, health, runner)
+    resources.register(mcp, svc, health)
     return mcp

@@ -1,8 +1,9 @@
 """The ordered chain around every tool call.
 
 Each stage is a small object with one method ``(call, next)``. The list is data, built
-once in ``app.py``. Issue 2 ships the outermost error boundary and a logging stage;
-authorization, audit, cache, breaker, retry and bulkhead stages slot into the same list.
+once in ``app.py``: error boundary -> log -> authorize -> audit -> freshness -> tool.
+Each HWA request the tool makes then runs through the upstream chain (tws/upstream.py):
+cache -> breaker -> retry -> bulkhead -> HTTP.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import structlog
+from pydantic import BaseModel
 
 from resync_mcp.clock import Clock
 from resync_mcp.errors import ResyncError
+from resync_mcp.tws.upstream import Freshness, freshness_var, scope_var
 
 log = structlog.get_logger("resync_mcp.pipeline")
 
@@ -85,6 +88,45 @@ class LogStage:
                 ms=round((self._clock.monotonic() - start) * 1000, 2),
                 correlation_id=call.correlation_id,
             )
+
+
+class AuthorizeStage:
+    """Seam for authorization (filled by the control-tools issue): today every caller is the
+    local operator, whose scope is "local". It sets the scope that every cache key includes."""
+
+    def __init__(self, scope: str = "local") -> None:
+        self._scope = scope
+
+    async def __call__(self, call: ToolCall, next: Next) -> Any:
+        token = scope_var.set(self._scope)
+        try:
+            return await next(call)
+        finally:
+            scope_var.reset(token)
+
+
+class AuditStage:
+    """Seam for the audit chain (its own issue): records nothing yet, passes every call on."""
+
+    async def __call__(self, call: ToolCall, next: Next) -> Any:
+        return await next(call)
+
+
+class FreshnessStage:
+    """Makes a result's ``as_of`` the time of the oldest data it was built from, and marks
+    it ``stale`` when any of that data was served stale from the cache."""
+
+    async def __call__(self, call: ToolCall, next: Next) -> Any:
+        collector = Freshness()
+        token = freshness_var.set(collector)
+        try:
+            result = await next(call)
+        finally:
+            freshness_var.reset(token)
+        if isinstance(result, BaseModel) and collector.oldest is not None and "as_of" in type(result).model_fields:
+            as_of = min(getattr(result, "as_of"), collector.oldest)  # noqa: B009
+            result = result.model_copy(update={"as_of": as_of, "stale": collector.stale})
+        return result
 
 
 class Pipeline:

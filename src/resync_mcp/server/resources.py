@@ -9,6 +9,7 @@ from mcp.server.mcpserver.exceptions import ResourceError
 from pydantic import BaseModel
 
 from resync_mcp.errors import ResyncError
+from resync_mcp.services.health import HealthService
 from resync_mcp.services.plan import PlanService
 
 
@@ -20,7 +21,16 @@ async def _json(fn: Callable[[], Awaitable[BaseModel]]) -> str:
     return result.model_dump_json(indent=1)
 
 
-def register(mcp: MCPServer, svc: PlanService) -> None:
+def register(mcp: MCPServer, svc: PlanService, health: HealthService) -> None:
+    @mcp.resource(
+        "hwa://server/health",
+        name="server_health",
+        mime_type="application/json",
+        description="Breaker state, cache counts and upstream latency per engine.",
+    )
+    async def server_health() -> str:
+        return health.report().model_dump_json(indent=1)
+
     @mcp.resource(
         "hwa://{engine}/plan/summary",
         name="plan_summary",

@@ -13,7 +13,8 @@ from pydantic import BaseModel, Field
 
 class Result(BaseModel):
     engine: str
-    as_of: datetime
+    as_of: datetime = Field(description="When the oldest data in this result was read from the engine")
+    stale: bool = Field(default=False, description="True when cached data past its freshness was used")
 
 
 class Listing(Result):
@@ -215,3 +216,28 @@ class PlanSummary(Result):
     error_jobs: int
     plan_window_start: str | None = Field(description="Earliest job stream input arrival time in the plan")
     plan_window_end: str | None = Field(description="Latest job stream input arrival time in the plan")
+
+
+class EngineHealth(BaseModel):
+    engine: str
+    breaker: str = Field(description="closed, open or half_open")
+    consecutive_failures: int
+    next_probe_in_s: float | None
+    upstream_requests: int
+    upstream_p50_ms: float | None
+    upstream_p95_ms: float | None
+    in_flight: int
+    queued: int
+    cache_entries: int
+    cache_bytes: int
+
+
+class HealthResult(BaseModel):
+    as_of: datetime
+    status: str = Field(description="ok, or degraded when a breaker is not closed")
+    engines: list[EngineHealth]
+    cache_enabled: bool
+    cache_by_class: dict[str, dict[str, int]] = Field(description="hit / miss / stale / ... counts per data class")
+    retries: int
+    breaker_rejections: int
+    bulkhead_rejections: int

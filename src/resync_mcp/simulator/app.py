@@ -7,7 +7,8 @@ exact field names were never captured from a real engine (§9.1); the simulator 
 codes from the body text, as ours does, works against either. ``messageCode`` is sent only
 where the real code is known (``OQL_FILTER_SYNTAX_ERROR``); the 404 texts are the spec's.
 
-Non-HWA control paths live under ``/_sim/`` (advance plan time, inspect the seed).
+Non-HWA control paths live under ``/_sim/``: advance plan time, inspect the seed, and switch
+fault modes at run time (``PUT``/``DELETE /_sim/faults``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 import base64
 import secrets
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 from urllib.parse import urlencode
@@ -28,6 +29,7 @@ from starlette.routing import Route
 
 from resync_mcp.clock import Clock, iso
 from resync_mcp.simulator import render
+from resync_mcp.simulator.faults import Faults
 from resync_mcp.simulator.joblog import render_log
 from resync_mcp.simulator.oql import OqlError, parse, plan_filter, sort_key
 from resync_mcp.simulator.plan import SimPlan, generate_plan
@@ -37,14 +39,11 @@ MAX_LIMIT = 10_000  # the API's default and, in the V1 docs, its maximum page si
 
 
 class FaultPolicy(Protocol):
-    """Seam for fault modes (latency, errors, hangs); a later issue implements them."""
+    """Decides per request whether the engine misbehaves (simulator/faults.py)."""
 
     async def before(self, request: Request) -> Response | None: ...
 
-
-class NoFaults:
-    async def before(self, request: Request) -> Response | None:
-        return None
+    def wrap(self, response: Response) -> Response: ...
 
 
 @dataclass
@@ -93,7 +92,7 @@ class Simulator:
         self.plan = plan
         self.clock = clock
         self.credentials = credentials or Credentials()
-        self.faults = faults or NoFaults()
+        self.faults: FaultPolicy = faults or Faults()
         self.tick_seconds = tick_seconds
         self._offset = timedelta()
 
@@ -183,7 +182,7 @@ def build_app(sim: Simulator) -> Starlette:
             if request.query_params.get("plan_id", "current") != "current":
                 return error(404, "No plan with the provided ID was found.")
             try:
-                return await handler(request)
+                return sim.faults.wrap(await handler(request))
             except OqlError as exc:
                 return error(400, f"The OQL filter is not valid: {exc}.", "OQL_FILTER_SYNTAX_ERROR")
             except _BadRequest as exc:
@@ -389,6 +388,19 @@ def build_app(sim: Simulator) -> Starlette:
         sim.advance(seconds)
         return JSONResponse({"planTime": iso(sim.state())})
 
+    async def sim_faults(request: Request) -> Response:
+        if not isinstance(sim.faults, Faults):
+            return error(409, "This simulator's fault policy cannot be changed at run time.")
+        if request.method == "DELETE":
+            return JSONResponse(asdict(sim.faults.configure()))
+        try:
+            body = await request.json()
+            if not isinstance(body, dict):
+                raise ValueError("the body must be a JSON object")
+            return JSONResponse(asdict(sim.faults.configure(**body)))
+        except (ValueError, TypeError) as exc:
+            return error(400, f"Bad fault settings: {exc}")
+
     async def sim_info(request: Request) -> Response:
         return JSONResponse({"seed": plan.seed, "jobs": len(plan.jobs), "planTime": iso(sim.state())})
 
@@ -409,6 +421,7 @@ def build_app(sim: Simulator) -> Starlette:
         Route(f"{API}/engine/info", g(engine_info), methods=["GET"]),
         Route("/_sim/advance", sim_advance, methods=["POST"]),
         Route("/_sim/info", sim_info, methods=["GET"]),
+        Route("/_sim/faults", sim_faults, methods=["PUT", "DELETE"]),
     ]
 
     async def not_found(request: Request, exc: Exception) -> Response:

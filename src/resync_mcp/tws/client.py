@@ -9,6 +9,7 @@ segment or a query string.
 from __future__ import annotations
 
 import re
+from collections import deque
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
@@ -80,6 +81,7 @@ class HwaClient:
         self._total_timeout_s = total_timeout_s
         self._fetch = chain(stages, self._http_fetch)
         self.requests_made = 0  # requests that really went to the engine
+        self.latencies_ms: deque[float] = deque(maxlen=2000)  # of those requests, for health
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -88,6 +90,7 @@ class HwaClient:
     async def _http_fetch(self, call: UpstreamCall) -> Fetched:
         """The innermost stage: one HTTP GET, its errors mapped at the one boundary."""
         self.requests_made += 1
+        started = self._clock.monotonic()
         try:
             with anyio.fail_after(self._total_timeout_s):
                 response = await self._http.get(
@@ -95,8 +98,10 @@ class HwaClient:
                 )
         except TimeoutError as exc:
             raise transport_error(httpx.TimeoutException("total"), self.engine, call.what) from exc
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, OSError) as exc:  # OSError: a reset seen below httpx (in-process transport)
             raise transport_error(exc, self.engine, call.what) from exc
+        finally:
+            self.latencies_ms.append((self._clock.monotonic() - started) * 1000)
         raise_for_response(response, self.engine, call.what)
         return Fetched(
             response.status_code, response.content, response.headers.get("content-type", ""), self._clock.now()

@@ -114,7 +114,7 @@ def retry_after_seconds(value: str | None) -> float | None:
     return seconds if 0 <= seconds <= 86_400 else None
 
 
-def transport_error(exc: httpx.HTTPError, engine: str, what: str) -> HwaError:
+def transport_error(exc: Exception, engine: str, what: str) -> HwaError:
     """Map a transport failure (no HTTP response) to a retryable error."""
     if isinstance(exc, httpx.TimeoutException):
         kind = "timed out"

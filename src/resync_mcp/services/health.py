@@ -1,0 +1,73 @@
+"""What the server knows about its own health and the engines': breakers, cache, latency."""
+
+from __future__ import annotations
+
+import statistics
+from typing import Protocol
+
+from resync_mcp.cache.stage import CacheStage
+from resync_mcp.clock import Clock
+from resync_mcp.resilience.stages import BreakerStage, BulkheadStage, RetryStage
+from resync_mcp.services.engines import EngineRegistry
+from resync_mcp.services.views import EngineHealth, HealthResult
+
+
+class Stages(Protocol):
+    cache: CacheStage | None
+    breaker: BreakerStage
+    retry: RetryStage
+    bulkhead: BulkheadStage
+
+
+def _pct(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    if len(values) == 1:
+        return round(values[0], 2)
+    return round(statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1], 2)
+
+
+class HealthService:
+    def __init__(self, engines: EngineRegistry, stages: Stages, clock: Clock) -> None:
+        self._engines = engines
+        self._s = stages
+        self._clock = clock
+
+    def report(self) -> HealthResult:
+        now = self._clock.monotonic()
+        rows = []
+        sizes = self._s.cache.sizes() if self._s.cache else {}
+        for name in self._engines.names:
+            client = self._engines.get(name)
+            state = self._s.breaker.state(name)
+            nxt = None
+            if state.mode == "open" and state.opened_at is not None:
+                nxt = max(0.0, state.opened_at + self._s.breaker.policy.open_s - now)
+            lat = list(client.latencies_ms)
+            size = sizes.get(name, {})
+            rows.append(
+                EngineHealth(
+                    engine=name,
+                    breaker=state.mode,
+                    consecutive_failures=state.failures,
+                    next_probe_in_s=nxt,
+                    upstream_requests=client.requests_made,
+                    upstream_p50_ms=_pct(lat, 50),
+                    upstream_p95_ms=_pct(lat, 95),
+                    in_flight=self._s.bulkhead.in_flight.get(name, 0),
+                    queued=self._s.bulkhead.waiting(name),
+                    cache_entries=size.get("entries", 0),
+                    cache_bytes=size.get("bytes", 0),
+                )
+            )
+        stats = {k: dict(v) for k, v in self._s.cache.stats.items()} if self._s.cache else {}
+        return HealthResult(
+            as_of=self._clock.now(),
+            status="ok" if all(r.breaker == "closed" for r in rows) else "degraded",
+            engines=rows,
+            cache_enabled=self._s.cache is not None,
+            cache_by_class=stats,
+            retries=self._s.retry.retries,
+            breaker_rejections=self._s.breaker.rejected,
+            bulkhead_rejections=self._s.bulkhead.rejected,
+        )
