@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from dataclasses import dataclass, field
 
 import httpx
 from mcp.server.mcpserver import MCPServer
+from redis.asyncio import Redis
 
 from resync_mcp import __version__
+from resync_mcp.cache.bus import Bus
+from resync_mcp.cache.codec import Codec
+from resync_mcp.cache.l2 import RedisL2
 from resync_mcp.cache.policy import Ttls
 from resync_mcp.cache.stage import CacheStage
 from resync_mcp.clock import Clock, SystemClock
@@ -36,6 +41,8 @@ class Upstream:
     breaker: BreakerStage
     retry: RetryStage
     bulkhead: BulkheadStage
+    redis: Redis | None = None
+    bus: Bus | None = None
 
     def stages(self) -> list[UpstreamStage]:
         # The order is the design: serve from cache first (and stale when the engine fails),
@@ -55,7 +62,22 @@ class App:
     server: MCPServer
     simulators: dict[str, Simulator] = field(default_factory=dict)
 
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def start(self) -> None:
+        """Start background work (the Redis bus listener). Startup never waits on Redis."""
+        if self.upstream.bus is not None and not self._tasks:
+            self._tasks.append(asyncio.get_running_loop().create_task(self.upstream.bus.run()))
+
     async def aclose(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        if self.upstream.cache is not None:
+            await self.upstream.cache.drain()
+        if self.upstream.redis is not None:
+            await self.upstream.redis.aclose()
         await self.engines.aclose()
 
 
@@ -100,12 +122,35 @@ def build_upstream(settings: Settings, clock: Clock, sleep: Sleep | None = None)
         max_retry_after_s=r.retry_max_retry_after_s,
         budget_ratio=r.retry_budget_ratio,
     )
-    return Upstream(
+    up = Upstream(
         cache=CacheStage(ttls, clock, max_entries=c.l1_max_entries, max_bytes=c.l1_max_bytes) if c.enabled else None,
         breaker=BreakerStage(BreakerPolicy(r.breaker_threshold, r.breaker_open_s, r.breaker_probes), clock),
         retry=RetryStage(retry, clock, sleep),
         bulkhead=BulkheadStage(r.bulkhead_limit, r.bulkhead_queue),
     )
+    if c.redis_url and up.cache is not None:
+        timeout = c.redis_timeout_ms / 1000
+        # No connection is made here: the first operation connects, bounded by the timeout.
+        up.redis = Redis.from_url(c.redis_url, socket_timeout=timeout, socket_connect_timeout=timeout)
+        up.cache.l2 = RedisL2(
+            up.redis,
+            Codec(c.l2_key_bytes()),
+            clock,
+            prefix=c.redis_prefix,
+            timeout_s=timeout,
+            breaker=BreakerPolicy(r.redis_breaker_threshold, r.redis_breaker_open_s, 1),
+        )
+        up.bus = Bus(
+            up.redis,
+            channel=c.redis_prefix + "events",
+            on_invalidate=up.cache.invalidate_local,
+            on_breaker_open=up.breaker.force_open,
+            on_lost=up.cache.flush_local,
+            sleep=sleep,
+        )
+        up.cache.bus = up.bus
+        up.breaker.on_open = up.bus.publish_breaker_open
+    return up
 
 
 def build_app(

@@ -115,6 +115,7 @@ def _serve(settings: Settings) -> int:
     srv = settings.server
 
     async def run() -> None:
+        await app.start()
         try:
             if srv.transport == "stdio":
                 await app.server.run_stdio_async()

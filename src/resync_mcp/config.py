@@ -8,6 +8,7 @@ in the TOML file; a secret written into the TOML file itself is refused at start
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import tomllib
@@ -126,6 +127,38 @@ class CacheSettings(_Frozen):
     max_stale_s: float = Field(default=300.0, ge=0, le=86_400)
     l1_max_entries: int = Field(default=20_000, ge=10, le=10_000_000)
     l1_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024, le=16 * 1024**3)
+    redis_url: str | None = Field(default=None, pattern=r"^rediss?://")
+    redis_prefix: str = Field(default="resync:", pattern=r"^[A-Za-z0-9_:.-]{1,40}$")
+    redis_timeout_ms: int = Field(default=50, ge=1, le=10_000)
+    l2_key: SecretStr | None = None  # base64 of 32 bytes; env only (RESYNC_CACHE__L2_KEY)
+    l2_key_file: Path | None = None
+
+    def l2_key_bytes(self) -> bytes | None:
+        """The AES-256 key for values stored in Redis, or None to store them unencrypted.
+
+        Raises:
+            ConfigError: when the key cannot be read or is not 32 bytes of base64.
+        """
+        raw: str | None = None
+        if self.l2_key is not None:
+            raw = self.l2_key.get_secret_value()
+        elif self.l2_key_file is not None:
+            try:
+                raw = self.l2_key_file.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ConfigError(f"Cannot read cache.l2_key_file: {exc.strerror}.") from None
+        if raw is None:
+            return None
+        try:
+            key = base64.b64decode(raw, validate=True)
+        except ValueError:
+            key = b""
+        if len(key) != 32:
+            raise ConfigError(
+                "Setting cache.l2_key must be 32 random bytes in base64.",
+                hint="Create one with: python -c 'import os,base64;print(base64.b64encode(os.urandom(32)).decode())'",
+            )
+        return key
 
 
 class ResilienceSettings(_Frozen):
@@ -140,6 +173,8 @@ class ResilienceSettings(_Frozen):
     breaker_probes: int = Field(default=1, ge=1, le=100)
     bulkhead_limit: int = Field(default=8, ge=1, le=1000)
     bulkhead_queue: int = Field(default=32, ge=0, le=100_000)
+    redis_breaker_threshold: int = Field(default=3, ge=1, le=1000)
+    redis_breaker_open_s: float = Field(default=5.0, gt=0, le=3600)
 
 
 class DemoSettings(_Frozen):
@@ -221,6 +256,11 @@ class _TomlSource(PydanticBaseSettingsSource):
             raise ConfigError(f"Cannot read config file {path}: {exc.strerror}.", hint="Fix --config.") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"Config file {path} is not valid TOML: {exc}.") from None
+        if "l2_key" in (self._data.get("cache") or {}):
+            raise ConfigError(
+                f"Setting cache.l2_key must not be written in the config file {path}.",
+                hint=f"Set {ENV_PREFIX}CACHE__L2_KEY in the environment or 'l2_key_file' in the config instead.",
+            )
         for name, engine in (self._data.get("engines") or {}).items():
             leaked = _SECRET_KEYS & set(engine if isinstance(engine, dict) else {})
             if leaked:

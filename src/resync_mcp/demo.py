@@ -31,6 +31,7 @@ async def _call(client: Client, tool: str, args: dict[str, Any]) -> dict[str, An
 async def run_demo(settings: Settings, out: Callable[[str], None] = print) -> int:
     """Play the scenario; returns a process exit code."""
     app = build_app(settings)
+    await app.start()
     try:
         async with Client(app.server) as client:
             tools = await client.list_tools()

@@ -162,7 +162,7 @@ async def test_invalidation_drops_the_object_its_stream_and_listings() -> None:
     cache, up = make(clock, finished_s=300), Upstream(clock, "SUCC")
     await cache(job_call(), up)
     await cache(LIST, up)
-    dropped = cache.invalidate("prod", [STREAM])  # naming the job stream drops the job too
+    dropped = await cache.invalidate("prod", [STREAM])  # naming the job stream drops the job too
     assert dropped == 2
     await cache(job_call(), up)
     await cache(LIST, up)

@@ -16,7 +16,9 @@ from dataclasses import replace
 import structlog
 
 from resync_mcp.cache import policy
+from resync_mcp.cache.bus import Bus
 from resync_mcp.cache.l1 import L1, Entry
+from resync_mcp.cache.l2 import RedisL2
 from resync_mcp.clock import Clock
 from resync_mcp.errors import EngineUnavailable, NotFound
 from resync_mcp.tws.upstream import Fetch, Fetched, UpstreamCall
@@ -29,8 +31,19 @@ class _LeaderCancelled(Exception):
 
 
 class CacheStage:
-    def __init__(self, ttls: policy.Ttls, clock: Clock, *, max_entries: int, max_bytes: int) -> None:
+    def __init__(
+        self,
+        ttls: policy.Ttls,
+        clock: Clock,
+        *,
+        max_entries: int,
+        max_bytes: int,
+        l2: RedisL2 | None = None,
+        bus: Bus | None = None,
+    ) -> None:
         self.ttls = ttls
+        self.l2 = l2
+        self.bus = bus
         self._clock = clock
         self._max_entries = max_entries
         self._max_bytes = max_bytes
@@ -46,7 +59,7 @@ class CacheStage:
     def _count(self, klass: str, what: str) -> None:
         self.stats.setdefault(klass, Counter())[what] += 1
 
-    def _store(self, call: UpstreamCall, key: str, fetched: Fetched | None, not_found: str | None) -> None:
+    def _store(self, call: UpstreamCall, key: str, fetched: Fetched | None, not_found: str | None) -> Entry:
         now = self._clock.monotonic()
         content = fetched.content if fetched is not None else b""
         klass = "not_found" if fetched is None else policy.data_class(call, content)
@@ -68,6 +81,7 @@ class CacheStage:
         if fetched is not None and call.kind == "query":
             # An object that appears in a listing exists again: forget that it was missing.
             l1.drop_tags({f"neg:{call.engine}:{i}" for i in policy.ids_in(content)})
+        return entry
 
     # ------------------------------------------------------------------- stage
     async def __call__(self, call: UpstreamCall, next: Fetch) -> Fetched:
@@ -75,6 +89,11 @@ class CacheStage:
             return await next(call)
         key = policy.cache_key(call)
         entry = self.l1(call.engine).get(key)
+        if entry is None and self.l2 is not None:
+            entry = await self.l2.get(key)
+            if entry is not None:
+                self.l1(call.engine).put(key, entry)
+                self._count(entry.klass, "l2_hit")
         now = self._clock.monotonic()
         if entry is not None and now >= entry.stale_until:
             self.l1(call.engine).drop(key)
@@ -85,7 +104,7 @@ class CacheStage:
                     self._count(entry.klass, "negative_hit")
                     raise NotFound(entry.not_found or "Not found.")
                 self._count(entry.klass, "hit")
-                return replace(entry.value, source="l1")
+                return replace(entry.value, source=entry.value.source if entry.value.source == "l2" else "l1")
             if entry.value is not None and now < entry.fresh_until + self.ttls.swr_s:
                 self._count(entry.klass, "stale")
                 self._revalidate(call, key, next)
@@ -116,8 +135,11 @@ class CacheStage:
         try:
             fetched = await next(call)
         except NotFound as exc:
-            self._store(call, key, None, exc.message)
+            entry = self._store(call, key, None, exc.message)
             self._settle(future, exc)
+            self._inflight.pop(key, None)
+            if self.l2 is not None:
+                await self.l2.put(key, entry)
             raise
         except asyncio.CancelledError:
             self._settle(future, _LeaderCancelled())
@@ -127,8 +149,10 @@ class CacheStage:
             raise
         finally:
             self._inflight.pop(key, None)
-        self._store(call, key, fetched, None)
+        entry = self._store(call, key, fetched, None)
         future.set_result(fetched)
+        if self.l2 is not None:
+            await self.l2.put(key, entry)
         return fetched
 
     @staticmethod
@@ -156,10 +180,28 @@ class CacheStage:
             await asyncio.gather(*list(self._refreshing), return_exceptions=True)
 
     # ------------------------------------------------------------ invalidation
-    def invalidate(self, engine: str, object_ids: list[str]) -> int:
-        """Drop the objects, what is tagged with them (their job stream), and every listing."""
-        tags = {f"obj:{engine}:{i}" for i in object_ids} | {f"list:{engine}"}
-        return self.l1(engine).drop_tags(tags)
+    @staticmethod
+    def _tags(engine: str, object_ids: list[str]) -> set[str]:
+        return {f"obj:{engine}:{i}" for i in object_ids} | {f"list:{engine}"}
+
+    def invalidate_local(self, engine: str, object_ids: list[str]) -> int:
+        """Drop from this process's L1 only (what a message from another replica asks)."""
+        return self.l1(engine).drop_tags(self._tags(engine, object_ids))
+
+    async def invalidate(self, engine: str, object_ids: list[str]) -> int:
+        """Drop the objects, what is tagged with them (their job stream) and every listing,
+        from L1 and L2, and tell the other replicas; done before a write tool returns."""
+        dropped = self.invalidate_local(engine, object_ids)
+        if self.l2 is not None:
+            await self.l2.drop_tags(self._tags(engine, object_ids))
+        if self.bus is not None:
+            await self.bus.publish_invalidate(engine, object_ids)
+        return dropped
+
+    def flush_local(self) -> None:
+        """After losing the invalidation channel: this replica may have missed some, so forget all."""
+        for l1 in self._l1.values():
+            l1.clear()
 
     def sizes(self) -> dict[str, dict[str, int]]:
         return {e: {"entries": len(c), "bytes": c.bytes, "evictions": c.evictions} for e, c in self._l1.items()}

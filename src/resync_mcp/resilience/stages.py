@@ -34,9 +34,17 @@ class BreakerStage:
         self._clock = clock
         self.states: dict[str, b.BreakerState] = {}
         self.rejected = 0
+        # Set when Redis is configured: tells the other replicas that this engine's breaker opened.
+        self.on_open: Callable[[str, float], Awaitable[object]] | None = None
 
     def state(self, engine: str) -> b.BreakerState:
         return self.states.get(engine, b.BreakerState())
+
+    def force_open(self, engine: str, open_for_s: float) -> None:
+        """Adopt another replica's verdict: open now, probe after ``open_for_s``."""
+        now = self._clock.monotonic()
+        opened_at = now - max(0.0, self.policy.open_s - open_for_s)
+        self.states[engine] = b.BreakerState("open", self.policy.threshold, opened_at)
 
     async def __call__(self, call: UpstreamCall, next: Fetch) -> Fetched:
         now = self._clock.monotonic()
@@ -55,9 +63,10 @@ class BreakerStage:
         except HwaError as exc:
             now = self._clock.monotonic()
             state = self.state(call.engine)
-            self.states[call.engine] = (
-                b.on_failure(state, self.policy, now) if _transient(exc) else b.on_success(state, self.policy, now)
-            )
+            new = b.on_failure(state, self.policy, now) if _transient(exc) else b.on_success(state, self.policy, now)
+            self.states[call.engine] = new
+            if new.mode == "open" and state.mode != "open" and self.on_open is not None:
+                await self.on_open(call.engine, self.policy.open_s)
             raise
         except BaseException:
             self.states[call.engine] = b.on_abandon(self.state(call.engine))
