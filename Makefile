@@ -1,5 +1,6 @@
 # Two doors: `make demo` (set up, then play the operator scenario on the built-in
-# simulator) and `make test` (set up, then lint, type-check and run every test).
+# simulator) and `make test` (set up, install redis-server if missing, then lint,
+# type-check and run every test; the Redis tests start their own server on loopback).
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -22,6 +23,7 @@ lint: setup
 	$(BIN)/mypy src
 
 test: lint
+	bash scripts/ensure-redis.sh
 	$(BIN)/pytest
 
 bench: setup

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
@@ -77,3 +77,18 @@ async def error_text(client: Client, tool: str, args: dict[str, Any]) -> str:
     text = result.content[0].text  # type: ignore[union-attr]
     assert "Traceback" not in text
     return str(text)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """CI's Redis (RESYNC_TEST_REDIS_URL, started by .ci/run) or one started for this session."""
+    import os
+
+    from tests.redis_fixtures import redis_process
+
+    url = os.environ.get("RESYNC_TEST_REDIS_URL")
+    if url:
+        yield url
+        return
+    with redis_process() as (own, _proc):
+        yield own

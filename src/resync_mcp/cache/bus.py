@@ -45,6 +45,8 @@ class Bus:
         self._draw = draw or random.random
         self._timeout = publish_timeout_s
         self.subscribed = anyio.Event()
+        self.message_applied = anyio.Event()  # set once a message from another replica was applied
+        self.lost = anyio.Event()  # set once the channel was lost (and the L1 flushed)
         self.received = 0
         self.losses = 0
 
@@ -72,6 +74,7 @@ class Bus:
             elif msg["type"] == "breaker_open":
                 self._on_breaker_open(str(msg["engine"]), float(msg["open_for_s"]))
             self.received += 1
+            self.message_applied.set()
         except (ValueError, KeyError, TypeError):
             log.warning("bus_message_ignored")
 
@@ -91,6 +94,7 @@ class Bus:
                 self.losses += 1
                 self.subscribed = anyio.Event()
                 self._on_lost()
+                self.lost.set()
                 log.warning("bus_lost", error=type(exc).__name__)
             finally:
                 with anyio.CancelScope(shield=True), contextlib.suppress(RedisError, OSError):
