@@ -29,6 +29,7 @@ test: lint
 bench: setup
 	$(BIN)/python bench/bench_tools.py
 	$(BIN)/python bench/bench_startup.py
+	$(BIN)/python bench/bench_storm.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info

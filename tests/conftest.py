@@ -5,6 +5,7 @@ from typing import Any
 
 import httpx
 import pytest
+import structlog
 from mcp import Client
 
 from resync_mcp.app import App, build_app
@@ -20,6 +21,14 @@ JOBS = 600
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture(autouse=True)
+def _structlog_config() -> Iterator[None]:
+    """CLI tests configure logging; restore it so a level set there cannot hide later logs."""
+    saved = structlog.get_config()
+    yield
+    structlog.configure(**saved)
 
 
 @pytest.fixture

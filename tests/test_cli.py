@@ -57,6 +57,18 @@ def test_bad_setting_exits_2_naming_it(monkeypatch: pytest.MonkeyPatch, capsys: 
     assert "server.port" in err and "RESYNC_SERVER__PORT" in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize(
+    ("faults", "named"),
+    [("[1]", "JSON object"), ('{"bogus": 1}', "bogus"), ('{"latency_ms": "slow"}', "latency_ms"), ("{", "--faults")],
+)
+def test_simulator_refuses_bad_fault_settings_naming_them(
+    faults: str, named: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["simulator", "--faults", faults]) == 2  # refused before anything listens
+    err = capsys.readouterr().err
+    assert named in err and "Traceback" not in err
+
+
 def test_serve_without_engines_says_how_to_fix(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["serve"]) == 2
     assert "serve --demo" in capsys.readouterr().err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from typing import Any
 
@@ -33,6 +34,12 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--seed", type=int, default=42)
     sim.add_argument("--jobs", type=int, default=2000)
     sim.add_argument("--username", help="accept only this Basic user (password from $RESYNC_SIMULATOR_PASSWORD)")
+    sim.add_argument(
+        "--faults",
+        metavar="JSON",
+        help='fault modes at start, e.g. \'{"latency_ms": 20, "error_rate": 0.1, "seed": 1}\'; '
+        "switch them later with PUT/DELETE /_sim/faults",
+    )
 
     demo = sub.add_parser("demo", help="play an operator scenario against the built-in simulator")
     _demo_flags(demo, with_switch=False)
@@ -147,14 +154,27 @@ def _simulator(args: argparse.Namespace) -> int:
 
     from resync_mcp.clock import SystemClock
     from resync_mcp.simulator import Credentials, Simulator
+    from resync_mcp.simulator.faults import Faults
 
     creds = Credentials(args.username, os.environ.get("RESYNC_SIMULATOR_PASSWORD")) if args.username else None
-    sim = Simulator.create(args.seed, args.jobs, SystemClock(), credentials=creds)
+    faults = Faults()
+    if args.faults:
+        try:
+            changes = json.loads(args.faults)
+            if not isinstance(changes, dict):
+                raise ValueError("expected a JSON object")
+            faults.configure(**changes)
+        except ValueError as exc:  # JSONDecodeError and pydantic's ValidationError are ValueErrors
+            raise ConfigError(f"--faults is not a valid fault configuration: {str(exc).splitlines()[0]}.") from None
+    sim = Simulator.create(args.seed, args.jobs, SystemClock(), credentials=creds, faults=faults)
     print(
         f"HWA simulator: seed {args.seed}, {args.jobs} jobs, http://{args.host}:{args.port}/twsd/api/v2/plan/job",
         file=sys.stderr,
     )
-    uvicorn.run(sim.app(), host=args.host, port=args.port, log_level="info", access_log=False)
+    # A hung fault keeps handlers waiting forever; shutdown must not wait on them.
+    uvicorn.run(
+        sim.app(), host=args.host, port=args.port, log_level="info", access_log=False, timeout_graceful_shutdown=1
+    )
     return 0
 
 

@@ -10,17 +10,22 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
+from mcp import Client
 from redis.asyncio import Redis
 
+from resync_mcp.app import build_app
 from resync_mcp.cache.bus import Bus
 from resync_mcp.cache.codec import Codec
 from resync_mcp.cache.l2 import RedisL2
 from resync_mcp.cache.policy import Ttls, cache_key
 from resync_mcp.cache.stage import CacheStage
 from resync_mcp.clock import FakeClock
+from resync_mcp.config import Settings
 from resync_mcp.resilience.breaker import BreakerPolicy
 from resync_mcp.resilience.stages import BreakerStage
+from resync_mcp.simulator import Simulator
 from tests.cache.test_cache_stage import JOB, STREAM, Upstream, job_call
+from tests.conftest import call
 from tests.redis_fixtures import redis_process
 
 pytestmark = pytest.mark.anyio
@@ -181,3 +186,40 @@ async def test_redis_killed_mid_run_costs_a_bounded_wait_then_nothing() -> None:
 def test_records_are_json_never_pickle() -> None:
     blob = Codec().encode({"a": 1}, "k")
     assert blob.startswith(b"J1") and json.loads(blob[2:]) == {"a": 1}
+
+
+async def test_health_shows_the_redis_breaker_and_tools_keep_answering_without_redis(settings: Settings) -> None:
+    clock = FakeClock()
+    sim = Simulator.create(3, 60, clock)
+    sim.state()
+    ids = [j.id for j in sim.plan.jobs]
+    with redis_process() as (url, proc):
+        with_redis = settings.model_copy(
+            update={"cache": settings.cache.model_copy(update={"redis_url": url, "redis_timeout_ms": 200})}
+        )
+        app = build_app(with_redis, clock=clock, simulator=sim)
+        await app.start()
+        assert app.upstream.bus is not None
+        await asyncio.wait_for(app.upstream.bus.subscribed.wait(), 10)
+        try:
+            async with Client(app.server) as mcp:
+                await call(mcp, "get_job", {"job": ids[0]})
+                healthy = await call(mcp, "server_health", {})
+                assert healthy["status"] == "ok" and healthy["redis"]["breaker"] == "closed"
+                assert healthy["redis"]["bus_subscribed"] is True and healthy["redis"]["misses"] >= 1
+                proc.kill()
+                proc.wait(timeout=10)
+                for job in ids[1:6]:  # each still answered: L1 and the engine carry on
+                    assert (await call(mcp, "get_job", {"job": job}))["job"]["id"] == job
+                degraded = await call(mcp, "server_health", {})
+                assert degraded["status"] == "degraded" and degraded["redis"]["breaker"] == "open"
+                assert degraded["redis"]["errors"] >= 1 and degraded["engines"][0]["breaker"] == "closed"
+        finally:
+            await app.aclose()
+
+
+async def test_health_has_no_redis_section_without_redis(settings: Settings, clock: FakeClock) -> None:
+    app = build_app(settings, clock=clock, simulator=Simulator.create(3, 30, clock))
+    async with Client(app.server) as mcp:
+        assert (await call(mcp, "server_health", {}))["redis"] is None
+    await app.aclose()

@@ -5,11 +5,12 @@ from __future__ import annotations
 import statistics
 from typing import Protocol
 
+from resync_mcp.cache.bus import Bus
 from resync_mcp.cache.stage import CacheStage
 from resync_mcp.clock import Clock
 from resync_mcp.resilience.stages import BreakerStage, BulkheadStage, RetryStage
 from resync_mcp.services.engines import EngineRegistry
-from resync_mcp.services.views import EngineHealth, HealthResult
+from resync_mcp.services.views import EngineHealth, HealthResult, RedisHealth
 
 
 class Stages(Protocol):
@@ -17,6 +18,7 @@ class Stages(Protocol):
     breaker: BreakerStage
     retry: RetryStage
     bulkhead: BulkheadStage
+    bus: Bus | None
 
 
 def _pct(values: list[float], q: float) -> float | None:
@@ -61,10 +63,22 @@ class HealthService:
                 )
             )
         stats = {k: dict(v) for k, v in self._s.cache.stats.items()} if self._s.cache else {}
+        redis = None
+        l2 = self._s.cache.l2 if self._s.cache else None
+        if l2 is not None:
+            bus = self._s.bus
+            redis = RedisHealth(
+                breaker=l2.state.mode,
+                **l2.stats,
+                bus_subscribed=bus is not None and bus.subscribed.is_set(),
+                bus_losses=bus.losses if bus is not None else 0,
+            )
+        closed = all(r.breaker == "closed" for r in rows) and (redis is None or redis.breaker == "closed")
         return HealthResult(
             as_of=self._clock.now(),
-            status="ok" if all(r.breaker == "closed" for r in rows) else "degraded",
+            status="ok" if closed else "degraded",
             engines=rows,
+            redis=redis,
             cache_enabled=self._s.cache is not None,
             cache_by_class=stats,
             retries=self._s.retry.retries,

@@ -232,10 +232,22 @@ class EngineHealth(BaseModel):
     cache_bytes: int
 
 
+class RedisHealth(BaseModel):
+    breaker: str = Field(description="closed, open (Redis skipped) or half_open")
+    hits: int
+    misses: int
+    errors: int = Field(description="operations that failed or timed out")
+    decode_errors: int = Field(description="values that did not decode, treated as misses")
+    skipped: int = Field(description="operations skipped while the Redis breaker was open")
+    bus_subscribed: bool = Field(description="listening for other replicas' invalidations")
+    bus_losses: int = Field(description="times the channel was lost (each flushed L1)")
+
+
 class HealthResult(BaseModel):
     as_of: datetime
-    status: str = Field(description="ok, or degraded when a breaker is not closed")
+    status: str = Field(description="ok, or degraded when a breaker (engine or Redis) is not closed")
     engines: list[EngineHealth]
+    redis: RedisHealth | None = Field(description="the shared L2 cache; null when not configured")
     cache_enabled: bool
     cache_by_class: dict[str, dict[str, int]] = Field(description="hit / miss / stale / ... counts per data class")
     retries: int

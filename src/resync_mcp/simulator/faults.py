@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import asdict, dataclass, fields
 
 import anyio
-from pydantic import TypeAdapter
+from pydantic import TypeAdapter, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
@@ -48,7 +48,10 @@ class Faults:
         unknown = set(changes) - known
         if unknown:
             raise ValueError(f"unknown fault settings: {', '.join(sorted(unknown))}")
-        self.config = TypeAdapter(FaultConfig).validate_python({**asdict(FaultConfig()), **changes})
+        try:
+            self.config = TypeAdapter(FaultConfig).validate_python({**asdict(FaultConfig()), **changes})
+        except ValidationError as exc:  # one short line per bad field, not pydantic's essay
+            raise ValueError("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())) from None
         self._rng = random.Random(self.config.seed)
         return self.config
 
