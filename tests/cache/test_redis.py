@@ -6,8 +6,11 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from mcp import Client
@@ -223,3 +226,47 @@ async def test_health_has_no_redis_section_without_redis(settings: Settings, clo
     async with Client(app.server) as mcp:
         assert (await call(mcp, "server_health", {}))["redis"] is None
     await app.aclose()
+
+
+async def test_invalidation_crosses_processes(redis_url: str, redis: Redis) -> None:
+    """The other replica is another OS process: only Redis connects the two."""
+    clock, p = FakeClock(), prefix()
+    here = replica(redis, clock, p)
+    here.bus = Bus(
+        redis,
+        channel=p + "events",
+        on_invalidate=here.invalidate_local,
+        on_breaker_open=lambda e, s: None,
+        on_lost=here.flush_local,
+    )
+    # Blocking pipe reads are fine here: nothing else runs on this loop while the replica answers.
+    proc = subprocess.Popen(  # noqa: ASYNC220
+        [sys.executable, "-m", "tests.cache.replica_proc", redis_url, p],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).parents[2],
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+
+    def ask(command: str) -> str:
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(command + "\n")
+        proc.stdin.flush()
+        return proc.stdout.readline().strip()  # blocks until the replica answers
+
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        assert ask("read") == "1"  # the other process caches the job in its L1 (and L2)
+        assert ask("read") == "1"  # served from its L1
+        await here.invalidate("prod", [JOB])  # what a write tool does here
+        assert await redis.get(p + cache_key(job_call())) is None  # L2 entry gone
+        assert ask("applied") == "applied"
+        assert ask("read") == "2"  # its L1 entry is gone too: it asked the engine again
+    finally:
+        proc.stdin.close()  # ends its command loop; kill it if it is stuck waiting instead
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
