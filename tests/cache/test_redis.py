@@ -47,6 +47,17 @@ def replica(redis: Redis, clock: FakeClock, prefix: str, key: bytes | None = Non
     return CacheStage(Ttls(), clock, max_entries=100, max_bytes=1_000_000, l2=l2)
 
 
+def cache_bus(cache: CacheStage, redis: Redis, prefix: str) -> Bus:
+    """The invalidation bus of one replica's cache."""
+    return Bus(
+        redis,
+        channel=prefix + "events",
+        on_invalidate=cache.invalidate_local,
+        on_breaker_open=lambda e, s: None,
+        on_lost=cache.flush_local,
+    )
+
+
 def prefix() -> str:
     return f"t{uuid.uuid4().hex[:8]}:"
 
@@ -88,20 +99,8 @@ async def test_invalidation_reaches_l2_and_the_other_replica(redis_url: str, red
     clock, p = FakeClock(), prefix()
     a, b = replica(redis, clock, p), replica(redis, clock, p)
     other = Redis.from_url(redis_url)  # a replica has its own connection
-    bus_b = Bus(
-        other,
-        channel=p + "events",
-        on_invalidate=b.invalidate_local,
-        on_breaker_open=lambda e, s: None,
-        on_lost=b.flush_local,
-    )
-    a.bus = Bus(
-        redis,
-        channel=p + "events",
-        on_invalidate=a.invalidate_local,
-        on_breaker_open=lambda e, s: None,
-        on_lost=a.flush_local,
-    )
+    bus_b = cache_bus(b, other, p)
+    a.bus = cache_bus(a, redis, p)
     listener = asyncio.create_task(bus_b.run())
     try:
         await asyncio.wait_for(bus_b.subscribed.wait(), 10)
@@ -232,13 +231,7 @@ async def test_invalidation_crosses_processes(redis_url: str, redis: Redis) -> N
     """The other replica is another OS process: only Redis connects the two."""
     clock, p = FakeClock(), prefix()
     here = replica(redis, clock, p)
-    here.bus = Bus(
-        redis,
-        channel=p + "events",
-        on_invalidate=here.invalidate_local,
-        on_breaker_open=lambda e, s: None,
-        on_lost=here.flush_local,
-    )
+    here.bus = cache_bus(here, redis, p)
     # Blocking pipe reads are fine here: nothing else runs on this loop while the replica answers.
     proc = subprocess.Popen(  # noqa: ASYNC220
         [sys.executable, "-m", "tests.cache.replica_proc", redis_url, p],
