@@ -12,8 +12,9 @@ from structlog.testing import capture_logs
 from resync_mcp.app import App
 from resync_mcp.cache.stage import CacheStage
 from resync_mcp.clock import FakeClock
-from resync_mcp.errors import NotFound
+from resync_mcp.errors import NotAllowed, NotFound
 from resync_mcp.resilience.stages import BreakerStage, BulkheadStage, RetryStage
+from resync_mcp.security.policy import Allow, NeedsConfirmation, Policy, Principal
 from resync_mcp.server.pipeline import (
     AuditStage,
     AuthorizeStage,
@@ -24,6 +25,7 @@ from resync_mcp.server.pipeline import (
     Pipeline,
     ToolCall,
     ToolFailure,
+    authz_var,
 )
 from resync_mcp.services.views import Result
 from resync_mcp.simulator import Simulator
@@ -34,6 +36,10 @@ pytestmark = pytest.mark.anyio
 
 T0 = datetime(2026, 11, 24, 6, 0, tzinfo=UTC)
 CALL = ToolCall("get_job", {"job": "PAYROLL-SECRET"}, "demo")
+
+
+def principal(scope: str, role: str = "viewer") -> Principal:
+    return Principal(f"user-{scope}", frozenset({role}), scope=scope)
 
 
 def returning(value: Any, seen: list[ToolCall] | None = None) -> Next:
@@ -114,11 +120,28 @@ async def test_authorize_sets_the_scope_for_the_call_and_restores_it() -> None:
         seen.append(scope_var.get())
         return "ok"
 
-    assert await AuthorizeStage("team-a")(CALL, nxt) == "ok"
+    assert await AuthorizeStage(principal("team-a"))(CALL, nxt) == "ok"
     assert seen == ["team-a"] and scope_var.get() == "local"
     with pytest.raises(RuntimeError):
-        await AuthorizeStage("team-b")(CALL, raising(RuntimeError("x")))
+        await AuthorizeStage(principal("team-b"))(CALL, raising(RuntimeError("x")))
     assert scope_var.get() == "local"  # restored on failure too
+
+
+async def test_authorize_denies_before_the_tool_runs_and_says_why() -> None:
+    seen: list[ToolCall] = []
+    kill = ToolCall("kill_job", {"job": "x", "reason": "r"}, "demo")
+    with pytest.raises(NotAllowed) as info:
+        await AuthorizeStage(principal("s", role="viewer"))(kill, returning("done", seen))
+    assert seen == [] and "operate" in str(info.value)
+    stage = AuthorizeStage(principal("s", role="operator"), Policy(confirm=frozenset({"kill_job"})))
+
+    async def decision(call: ToolCall) -> object:
+        authz = authz_var.get()
+        assert authz is not None
+        return authz[1]
+
+    assert isinstance(await stage(kill, decision), NeedsConfirmation)
+    assert isinstance(await stage(ToolCall("get_job", {"job": "x"}, "demo"), decision), Allow)
 
 
 async def test_scope_reaches_the_cache_key_end_to_end(app: App, mcp: Client, sim: Simulator) -> None:
@@ -129,7 +152,7 @@ async def test_scope_reaches_the_cache_key_end_to_end(app: App, mcp: Client, sim
     before = client.requests_made
     await call_tool(mcp, "get_job", {"job": job.id})
     assert client.requests_made == before  # same scope: a hit
-    app.pipeline.stages[2] = AuthorizeStage("another-team")
+    app.pipeline.stages[2] = AuthorizeStage(principal("another-team"))
     await call_tool(mcp, "get_job", {"job": job.id})
     assert client.requests_made == before + 1  # another scope never reads the first one's entry
 

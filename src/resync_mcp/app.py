@@ -21,8 +21,11 @@ from resync_mcp.config import DEMO_ENGINE, EngineSettings, Settings
 from resync_mcp.resilience.breaker import BreakerPolicy
 from resync_mcp.resilience.retry import RetryPolicy
 from resync_mcp.resilience.stages import BreakerStage, BulkheadStage, RetryStage, Sleep
+from resync_mcp.security.policy import Policy, Principal, default_confirm, exposed
 from resync_mcp.server import build_server
 from resync_mcp.server.pipeline import AuditStage, AuthorizeStage, ErrorBoundary, FreshnessStage, LogStage, Pipeline
+from resync_mcp.services.control.safety import ConfirmationTokens, IdempotencyStore
+from resync_mcp.services.control.service import ControlService
 from resync_mcp.services.engines import EngineRegistry
 from resync_mcp.services.health import HealthService
 from resync_mcp.services.plan import PlanService
@@ -61,6 +64,7 @@ class App:
     upstream: Upstream
     server: MCPServer
     simulators: dict[str, Simulator] = field(default_factory=dict)
+    control: ControlService | None = None
 
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -183,7 +187,34 @@ def build_app(
     service = PlanService(engines, settings.limits, clock)
     # Around every tool call, outermost first. Each HWA request inside then runs through
     # upstream.stages(): cache -> breaker -> retry -> bulkhead -> HTTP.
-    pipeline = Pipeline([ErrorBoundary(), LogStage(clock), AuthorizeStage(), AuditStage(), FreshnessStage()])
+    sec = settings.security
+    principal = Principal(sec.operator_id, frozenset({settings.operator_role()}))
+    policy = Policy(
+        confirm=frozenset(sec.confirm_tools) if sec.confirm_tools is not None else default_confirm(),
+        read_only=sec.read_only,
+    )
+    pipeline = Pipeline(
+        [ErrorBoundary(), LogStage(clock), AuthorizeStage(principal, policy), AuditStage(), FreshnessStage()]
+    )
     health = HealthService(engines, upstream, clock)
-    server = build_server(service, pipeline, settings.limits, health, version=__version__, log_level=settings.log_level)
-    return App(settings, clock, engines, service, pipeline, upstream, server, sims)
+    control = ControlService(
+        engines,
+        service,
+        clock,
+        cache=upstream.cache,
+        tokens=ConfirmationTokens(clock, sec.confirmation_ttl_s),
+        idempotency=IdempotencyStore(clock, sec.idempotency_ttl_s),
+        max_reason_chars=sec.max_reason_chars,
+    )
+    tools = exposed(settings.enabled_toolsets(), sec.allow_tools, sec.deny_tools, read_only=sec.read_only)
+    server = build_server(
+        service,
+        pipeline,
+        settings.limits,
+        health,
+        control,
+        tools,
+        version=__version__,
+        log_level=settings.log_level,
+    )
+    return App(settings, clock, engines, service, pipeline, upstream, server, sims, control)

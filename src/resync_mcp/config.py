@@ -177,6 +177,29 @@ class ResilienceSettings(_Frozen):
     redis_breaker_open_s: float = Field(default=5.0, gt=0, le=3600)
 
 
+class SecuritySettings(_Frozen):
+    read_only: bool = False
+    toolsets: tuple[str, ...] | None = None  # None: read only, or every toolset when only the simulator is configured
+    allow_tools: tuple[str, ...] = ()
+    deny_tools: tuple[str, ...] = ()
+    role: Literal["viewer", "operator", "admin"] | None = None  # None: operator, or admin with only the simulator
+    operator_id: str = Field(default="local-operator", pattern=r"^[A-Za-z0-9_.@-]{1,64}$")
+    confirm_tools: tuple[str, ...] | None = None  # None: every destructive tool
+    confirmation_ttl_s: float = Field(default=300.0, ge=10, le=3600)
+    idempotency_ttl_s: float = Field(default=86_400.0, ge=60, le=7 * 86_400)
+    max_reason_chars: int = Field(default=500, ge=10, le=4000)
+
+    @model_validator(mode="after")
+    def _names_known(self) -> SecuritySettings:
+        from resync_mcp.security.policy import RULES, exposed
+
+        exposed(self.toolsets or (), self.allow_tools, self.deny_tools, read_only=self.read_only)
+        unknown = set(self.confirm_tools or ()) - set(RULES)
+        if unknown:
+            raise ValueError(f"unknown tool name(s) in confirm_tools: {', '.join(sorted(unknown))}")
+        return self
+
+
 class DemoSettings(_Frozen):
     enabled: bool = False
     seed: int = Field(default=42, ge=0)
@@ -197,6 +220,7 @@ class Settings(BaseSettings):
     cache: CacheSettings = CacheSettings()
     resilience: ResilienceSettings = ResilienceSettings()
     demo: DemoSettings = DemoSettings()
+    security: SecuritySettings = SecuritySettings()
 
     @field_validator("engines")
     @classmethod
@@ -220,6 +244,18 @@ class Settings(BaseSettings):
         if self.demo.enabled:
             names.append(DEMO_ENGINE)
         return names
+
+    def simulator_only(self) -> bool:
+        """Only the built-in simulated engine is configured: nothing real can be harmed."""
+        return self.demo.enabled and not self.engines
+
+    def enabled_toolsets(self) -> tuple[str, ...]:
+        if self.security.toolsets is not None:
+            return self.security.toolsets
+        return ("read", "operate", "admin") if self.simulator_only() else ("read",)
+
+    def operator_role(self) -> str:
+        return self.security.role or ("admin" if self.simulator_only() else "operator")
 
     def resolved_default_engine(self) -> str | None:
         if self.default_engine:

@@ -55,6 +55,14 @@ class UnknownEngine(ResyncError):
     """No engine with that name is configured."""
 
 
+class NotAllowed(ResyncError):
+    """The policy does not let this caller use this tool (role, toolset, read-only switch)."""
+
+
+class Refused(ResyncError):
+    """The object's current state does not allow the action; nothing was sent to HWA."""
+
+
 class HwaError(ResyncError):
     """The HWA engine returned an error or could not be reached."""
 
@@ -92,6 +100,10 @@ class Conflict(HwaError):
 
 class WrongState(HwaError):
     """The object's state does not allow the operation (AWSBIN076E)."""
+
+
+class OutcomeUnknown(HwaError):
+    """A write was sent but no answer came back: it may or may not have been applied."""
 
 
 class EngineUnavailable(HwaError):

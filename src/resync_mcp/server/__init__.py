@@ -9,8 +9,10 @@ from resync_mcp.server import resources
 from resync_mcp.server.instructions import INSTRUCTIONS
 from resync_mcp.server.pipeline import Pipeline
 from resync_mcp.server.tools import Runner
+from resync_mcp.server.tools import control as control_tools
 from resync_mcp.server.tools import health as health_tools
 from resync_mcp.server.tools import plan as plan_tools
+from resync_mcp.services.control.service import ControlService
 from resync_mcp.services.health import HealthService
 from resync_mcp.services.plan import PlanService
 
@@ -20,6 +22,8 @@ def build_server(
     pipeline: Pipeline,
     limits: LimitSettings,
     health: HealthService,
+    control: ControlService,
+    tools: frozenset[str],
     *,
     version: str,
     log_level: str = "INFO",
@@ -34,5 +38,9 @@ def build_server(
     runner = Runner(pipeline)
     plan_tools.register(mcp, svc, runner, limits)
     health_tools.register(mcp, health, runner)
+    control_tools.register(mcp, control, runner, pipeline)
+    for tool in mcp._tool_manager.list_tools():  # expose only what the settings enable
+        if tool.name not in tools:
+            mcp.remove_tool(tool.name)
     resources.register(mcp, svc, health)
     return mcp

@@ -8,6 +8,7 @@ cache -> breaker -> retry -> bulkhead -> HTTP.
 
 from __future__ import annotations
 
+import contextvars
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -17,10 +18,15 @@ import structlog
 from pydantic import BaseModel
 
 from resync_mcp.clock import Clock
-from resync_mcp.errors import ResyncError
+from resync_mcp.errors import NotAllowed, ResyncError
+from resync_mcp.security.policy import Decision, Deny, Policy, Principal, decide, default_confirm
 from resync_mcp.tws.upstream import Freshness, freshness_var, scope_var
 
 log = structlog.get_logger("resync_mcp.pipeline")
+# Who is calling and what the policy decided, for the tool body (set by AuthorizeStage).
+authz_var: contextvars.ContextVar[tuple[Principal, Decision] | None] = contextvars.ContextVar(
+    "resync_authz", default=None
+)
 
 
 @dataclass(frozen=True)
@@ -91,18 +97,24 @@ class LogStage:
 
 
 class AuthorizeStage:
-    """Seam for authorization (filled by the control-tools issue): today every caller is the
-    local operator, whose scope is "local". It sets the scope that every cache key includes."""
+    """Applies the policy decision (security/policy.py) to every call: a denied call ends here;
+    an allowed one runs with the principal's scope (part of every cache key) and the decision
+    (which tells a control tool whether a person must confirm)."""
 
-    def __init__(self, scope: str = "local") -> None:
-        self._scope = scope
+    def __init__(self, principal: Principal | None = None, policy: Policy | None = None) -> None:
+        self.principal = principal or Principal("local-operator", frozenset({"viewer"}))
+        self.policy = policy or Policy(confirm=default_confirm())
 
     async def __call__(self, call: ToolCall, next: Next) -> Any:
-        token = scope_var.set(self._scope)
+        decision = decide(self.principal, call.tool, call.arguments, self.policy)
+        if isinstance(decision, Deny):
+            raise NotAllowed(decision.reason, hint="An operator enables control tools in the [security] settings.")
+        tokens = (scope_var.set(self.principal.scope), authz_var.set((self.principal, decision)))
         try:
             return await next(call)
         finally:
-            scope_var.reset(token)
+            authz_var.reset(tokens[1])
+            scope_var.reset(tokens[0])
 
 
 class AuditStage:

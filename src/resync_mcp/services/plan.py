@@ -133,8 +133,8 @@ class PlanService:
             jobs=jobs,
         )
 
-    async def resolve_job(self, client: HwaClient, ref: str) -> JobInPlanV2:
-        """A job by id, or by ``[WS#][/FOLDER/]JOBSTREAM.JOB``.
+    async def resolve_job(self, client: HwaClient, ref: str, *, fresh: bool = False) -> JobInPlanV2:
+        """A job by id, or by ``[WS#][/FOLDER/]JOBSTREAM.JOB``; ``fresh`` reads it past the cache.
 
         Raises:
             InvalidArgument: malformed reference, or several jobs match.
@@ -142,7 +142,7 @@ class PlanService:
         """
         ref = ref.strip() if isinstance(ref, str) else ref
         if is_plan_id(ref):
-            return await client.get_job(ref)
+            return await client.get_job(ref, fresh=fresh)
         m = _JOB_REF.match(ref) if isinstance(ref, str) and len(ref) <= 140 else None
         if not m:
             raise InvalidArgument(
@@ -171,7 +171,7 @@ class PlanService:
             raise InvalidArgument(
                 f"{len(page.results)}+ jobs match {_shown(ref)}: {shown}.", hint="Pass the id of the one you mean."
             )
-        return await client.get_job(page.results[0].id)
+        return await client.get_job(page.results[0].id, fresh=fresh)
 
     async def get_job(self, *, engine: str | None, job: str) -> JobDetail:
         client = self.engines.get(engine)

@@ -29,10 +29,12 @@ from starlette.routing import Route
 
 from resync_mcp.clock import Clock, iso
 from resync_mcp.simulator import render
+from resync_mcp.simulator.actions import Actions
 from resync_mcp.simulator.faults import Faults
 from resync_mcp.simulator.joblog import render_log
 from resync_mcp.simulator.oql import OqlError, parse, plan_filter, sort_key
 from resync_mcp.simulator.plan import SimPlan, generate_plan
+from resync_mcp.simulator.writes import write_routes
 
 API = "/twsd/api/v2"
 MAX_LIMIT = 10_000  # the API's default and, in the V1 docs, its maximum page size
@@ -95,6 +97,8 @@ class Simulator:
         self.faults: FaultPolicy = faults or Faults()
         self.tick_seconds = tick_seconds
         self._offset = timedelta()
+        self.actions = Actions(plan, plan.seed + 1)
+        self.writes: list[dict[str, Any]] = []  # every write request received, for tests and /_sim/writes
 
     @classmethod
     def create(cls, seed: int, n_jobs: int, clock: Clock, *, hours_into_plan: float = 10.0, **kw: Any) -> Simulator:
@@ -422,6 +426,7 @@ def build_app(sim: Simulator) -> Starlette:
         Route("/_sim/advance", sim_advance, methods=["POST"]),
         Route("/_sim/info", sim_info, methods=["GET"]),
         Route("/_sim/faults", sim_faults, methods=["PUT", "DELETE"]),
+        *write_routes(sim, guarded, error),
     ]
 
     async def not_found(request: Request, exc: Exception) -> Response:

@@ -30,9 +30,8 @@ def render_log(plan: SimPlan, job: SimJob, attempt: int, now: datetime) -> str |
             return None
         start, end, rc, status = job.start, job.end, job.rc, job.status
     else:
-        start = stream.sched_time - timedelta(hours=2)
-        end = start + timedelta(seconds=job.duration_s // 2 + 1)
-        rc, status = job.prior_abend_rc or 1, "ABEND"
+        past = job.past[attempt]
+        start, end, rc, status = past.start, past.end, (past.rc if past.rc is not None else 1), past.status
     rng = random.Random(hash((plan.seed, job.idx, attempt)) & 0xFFFFFFFF)
     obj = job.name.split("_")[2] if job.name.count("_") >= 2 else "DATA"
     lines = [

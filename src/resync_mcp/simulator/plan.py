@@ -104,6 +104,28 @@ class SimDep:
 
 
 @dataclass(slots=True)
+class PastRun:
+    """A run that ended and was rerun: kept as history, never re-evaluated."""
+
+    status: str
+    start: datetime
+    end: datetime
+    rc: int | None
+
+
+@dataclass(slots=True)
+class Pin:
+    """A fact that happened: the current run started (and maybe ended) at these times.
+
+    Actions pin every started job first, so later changes (a rerun upstream, an unlinked
+    workstation) cannot rewrite what already ran."""
+
+    start: datetime
+    end: datetime | None = None
+    status: str | None = None  # set once the run ended
+
+
+@dataclass(slots=True)
 class SimJob:
     idx: int
     id: str
@@ -122,7 +144,19 @@ class SimJob:
     prior_abend_rc: int | None  # a failed earlier run, rerun before the plan window
     deps: list[SimDep] = field(default_factory=list)
     run_ids: list[str] = field(default_factory=list)
+    past: list[PastRun] = field(default_factory=list)  # one per earlier run id
     job_number: int = 0
+    # what operators did (simulator/actions.py)
+    held: bool = False
+    release_at: datetime | None = None
+    released_deps: set[str] = field(default_factory=set)
+    cancelled: bool = False
+    cancel_pending: bool = False
+    rerun_at: datetime | None = None
+    pin: Pin | None = None
+    output_conditions: list[str] = field(default_factory=list)
+    confirmed: bool = False
+    killed: bool = False
     # state, recomputed by evaluate()
     status: str = "HOLD"
     start: datetime | None = None
@@ -189,11 +223,24 @@ class SimPlan:
 
     def _evaluate_job(self, job: SimJob, stream: SimJobStream, now: datetime) -> None:
         job.start = job.end = None
+        pin = job.pin
+        if pin is not None and pin.status is not None:  # ended: history, not a forecast
+            job.status, job.start, job.end, job.planned_end = pin.status, pin.start, pin.end, pin.end
+            return
+        if pin is not None:  # started: it runs its course from the pinned start
+            self._run_from(job, pin.start, now)
+            job.planned_end = pin.start + timedelta(seconds=job.duration_s)
+            return
         ready_at = stream.sched_time
         if job.at_offset_s is not None:
             ready_at = max(ready_at, stream.sched_time + timedelta(seconds=job.at_offset_s))
+        for moment in (job.release_at, job.rerun_at):
+            if moment is not None:
+                ready_at = max(ready_at, moment)
         blocked = False
         for dep in job.deps:
+            if dep.id in job.released_deps:
+                continue
             if dep.type in ("INTERNAL", "EXTERNAL_JOB"):
                 pred = self.jobs[dep.target]
                 if pred.status in TERMINAL_OK and pred.end is not None:
@@ -209,10 +256,13 @@ class SimPlan:
             elif not self.dep_satisfied(dep):
                 blocked = True
         job.planned_end = ready_at + timedelta(seconds=5 + job.duration_s)
-        if job.forced in ("CANCL", "SUPPR"):
+        if job.cancelled or (job.cancel_pending and not blocked):
+            job.status = "CANCL"  # cancel-pending takes effect once the dependencies resolve
+            return
+        if job.forced in ("CANCL", "SUPPR") and job.rerun_at is None:
             job.status = job.forced
             return
-        if job.forced == "HOLD" or blocked or now < ready_at:
+        if job.held or job.forced == "HOLD" or blocked or now < ready_at:
             job.status = "HOLD"
             return
         ws = self.workstations[job.workstation]
@@ -223,10 +273,14 @@ class SimPlan:
             job.status = "FENCE"
             return
         start = ready_at + timedelta(seconds=5)
-        end = start + timedelta(seconds=job.duration_s)
         if now < start:
             job.status = "READY"
-        elif job.fail_launch:
+            return
+        self._run_from(job, start, now)
+
+    def _run_from(self, job: SimJob, start: datetime, now: datetime) -> None:
+        end = start + timedelta(seconds=job.duration_s)
+        if job.fail_launch:
             job.status, job.start, job.end = "FAIL", start, start
         elif now < start + timedelta(seconds=2):
             job.status, job.start = "INTRO", start
@@ -267,6 +321,22 @@ class SimPlan:
         if dep.type in ("INTERNAL", "EXTERNAL_JOB"):
             return self.jobs[dep.target].status in TERMINAL_OK
         return self.streams[dep.target].status == "SUCC"
+
+    def pin_started(self, now: datetime) -> None:
+        """Freeze what has happened by ``now``: every started run keeps its start (and end)."""
+        self.evaluate(now)
+        for job in self.jobs:
+            if job.start is not None and job.start <= now:
+                ended = job.end is not None and job.end <= now
+                job.pin = Pin(job.start, job.end if ended else None, job.status if ended else None)
+
+    def changed(self) -> None:
+        """An action changed the plan: the next evaluation must not reuse the last one."""
+        self.evaluated_at = None
+
+    def index(self) -> None:
+        """Rebuild the lookups after jobs, runs or job streams were added."""
+        self.__post_init__()
 
     def is_late(self, job: SimJob, now: datetime) -> bool:
         deadline = self.deadline(job)
@@ -392,6 +462,9 @@ def _job(
         prior_abend_rc=rng.choice(_ABEND_CAUSES)[0] if rng.random() < 0.01 else None,
     )
     job.run_ids = [_uuid(rng) for _ in range(2 if job.prior_abend_rc is not None else 1)]
+    if job.prior_abend_rc is not None:  # an earlier, failed attempt that ended before this plan window
+        first = stream.sched_time - timedelta(hours=2)
+        job.past.append(PastRun("ABEND", first, first + timedelta(seconds=job.duration_s // 2 + 1), job.prior_abend_rc))
     job.job_number = 10_000 + idx
     stream.jobs.append(idx)
     return job

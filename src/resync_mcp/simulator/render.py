@@ -47,11 +47,9 @@ def render_runs(plan: SimPlan, job: SimJob) -> list[dict[str, Any]]:
     runs: list[dict[str, Any]] = []
     for n, run_id in enumerate(job.run_ids):
         last = n == len(job.run_ids) - 1
-        if not last:  # an earlier, failed attempt that ended before this plan window
-            stream = plan.streams[job.stream]
-            start = stream.sched_time - timedelta(hours=2)
-            end = start + timedelta(seconds=job.duration_s // 2 + 1)
-            status, rc = "ABEND", job.prior_abend_rc
+        if not last:  # an earlier attempt, ended and rerun
+            past = job.past[n]
+            start, end, status, rc = past.start, past.end, past.status, past.rc
             times = {
                 "actualStartTime": iso(start),
                 "actualEndTime": iso(end),
@@ -72,17 +70,18 @@ def render_runs(plan: SimPlan, job: SimJob) -> list[dict[str, Any]]:
             "name": job.name,
             "jobNumber": job.job_number + 100 * n,
             "runAttempt": n + 1,
-            "commonStatus": "ERROR" if not last else COMMON_OF[status],
+            "commonStatus": COMMON_OF[status],
             "compositeStatus": {
                 "status": status,
                 "canceled": status == "CANCL",
+                "cancelPending": last and job.cancel_pending and status != "CANCL",
                 "started": (not last) or job.start is not None,
                 "error": status in ("ABEND", "FAIL"),
             },
             "timeInfo": times,
             "lastInRerunChain": last,
             "rerunType": "RERUN" if n > 0 else None,
-            "confirmed": False,
+            "confirmed": last and job.confirmed,
             "actualWorkstation": ws.key,
         }
         if rc is not None:

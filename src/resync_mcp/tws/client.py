@@ -1,4 +1,4 @@
-"""Async client for the HWA REST API v2 plan read endpoints.
+"""Async client for the HWA REST API v2: plan reads here, writes in tws/actions.py.
 
 The ``httpx.AsyncClient`` is injected: production passes one with the engine's base URL,
 TLS settings, timeouts and credentials; tests pass one whose transport is the simulator.
@@ -8,6 +8,7 @@ segment or a query string.
 
 from __future__ import annotations
 
+import json
 import re
 from collections import deque
 from collections.abc import Sequence
@@ -18,7 +19,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from resync_mcp.clock import Clock, SystemClock
-from resync_mcp.errors import HwaError, InvalidArgument
+from resync_mcp.errors import HwaError, InvalidArgument, OutcomeUnknown
 from resync_mcp.tws.errors import raise_for_response, transport_error
 from resync_mcp.tws.models import (
     EngineInfoV2,
@@ -93,19 +94,69 @@ class HwaClient:
         started = self._clock.monotonic()
         try:
             with anyio.fail_after(self._total_timeout_s):
-                response = await self._http.get(
-                    f"{self._api}{call.path}", params=dict(call.params), headers=dict(call.headers)
+                response = await self._http.request(
+                    call.method,
+                    f"{self._api}{call.path}",
+                    params=dict(call.params),
+                    headers=dict(call.headers),
+                    content=call.body,
                 )
         except TimeoutError as exc:
-            raise transport_error(httpx.TimeoutException("total"), self.engine, call.what) from exc
+            raise self._lost(call, httpx.TimeoutException("total")) from exc
         except (httpx.HTTPError, OSError) as exc:  # OSError: a reset seen below httpx (in-process transport)
-            raise transport_error(exc, self.engine, call.what) from exc
+            raise self._lost(call, exc) from exc
         finally:
             self.latencies_ms.append((self._clock.monotonic() - started) * 1000)
         raise_for_response(response, self.engine, call.what)
         return Fetched(
             response.status_code, response.content, response.headers.get("content-type", ""), self._clock.now()
         )
+
+    def _lost(self, call: UpstreamCall, exc: Exception) -> HwaError:
+        """A request without an answer. A write that may have left is "outcome unknown": only a
+        refused connection proves it was never sent."""
+        if call.idempotent or isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+            return transport_error(exc, self.engine, call.what)
+        return OutcomeUnknown(
+            f"No answer from HWA engine '{self.engine}' after sending the request while {call.what}; "
+            "it may or may not have been applied.",
+            hint="Read the object's state before doing anything else; do not simply send it again.",
+        )
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        what: str,
+        *,
+        kind: str,
+        object_id: str | None = None,
+        params: dict[str, Any] | None = None,
+        body: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Fetched:
+        """One write: never cached, never retried (the stages see ``idempotent=False``)."""
+        query = {k: str(v) for k, v in (params or {}).items() if v is not None}
+        query.setdefault("plan_id", self._plan_id)
+        hdrs = dict(headers or {})
+        content = None
+        if body is not None:
+            content = json.dumps(body).encode()
+            hdrs["Content-Type"] = "application/json"
+        call = UpstreamCall(
+            engine=self.engine,
+            path=path,
+            params=tuple(sorted(query.items())),
+            headers=tuple(sorted(hdrs.items())),
+            what=what,
+            kind=kind,
+            object_id=object_id,
+            scope=scope_var.get(),
+            idempotent=False,
+            method=method,
+            body=content,
+        )
+        return await self._fetch(call)
 
     async def _get(
         self,
@@ -117,6 +168,7 @@ class HwaClient:
         params: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
         plan_scoped: bool = True,
+        fresh: bool = False,
     ) -> Fetched:
         query = {k: str(v) for k, v in (params or {}).items() if v is not None}
         if plan_scoped:
@@ -130,6 +182,7 @@ class HwaClient:
             kind=kind,
             object_id=object_id,
             scope=scope_var.get(),
+            fresh=fresh,
         )
         fetched = await self._fetch(call)
         collector = freshness_var.get()
@@ -207,10 +260,13 @@ class HwaClient:
         )
         return self._parse(GroupedCountResponse, response, "counting jobs")
 
-    async def get_job(self, job_id: str) -> JobInPlanV2:
-        """GET /plan/job/{job_id}. Raises InvalidArgument for a malformed id, NotFound if absent."""
+    async def get_job(self, job_id: str, *, fresh: bool = False) -> JobInPlanV2:
+        """GET /plan/job/{job_id}. Raises InvalidArgument for a malformed id, NotFound if absent.
+        ``fresh`` reads the engine itself, never the cache (before and after a write)."""
         check_id(job_id, "job")
-        response = await self._get(f"/plan/job/{job_id}", f"reading job {job_id}", kind="job", object_id=job_id)
+        response = await self._get(
+            f"/plan/job/{job_id}", f"reading job {job_id}", kind="job", object_id=job_id, fresh=fresh
+        )
         return self._parse(JobInPlanV2, response, f"reading job {job_id}")
 
     async def get_job_runs(self, job_id: str) -> list[JobRunInstanceV2]:
@@ -253,12 +309,14 @@ class HwaClient:
             include_count=include_count,
         )
 
-    async def get_job_stream(self, jobstream_id: str) -> JobStreamInPlanV2:
+    async def get_job_stream(self, jobstream_id: str, *, fresh: bool = False) -> JobStreamInPlanV2:
         check_id(jobstream_id, "job stream")
         what = f"reading job stream {jobstream_id}"
         return self._parse(
             JobStreamInPlanV2,
-            await self._get(f"/plan/jobstream/{jobstream_id}", what, kind="jobstream", object_id=jobstream_id),
+            await self._get(
+                f"/plan/jobstream/{jobstream_id}", what, kind="jobstream", object_id=jobstream_id, fresh=fresh
+            ),
             what,
         )
 
@@ -276,12 +334,14 @@ class HwaClient:
             offset=offset,
         )
 
-    async def get_workstation(self, workstation_id: str) -> WorkstationInPlanV2:
+    async def get_workstation(self, workstation_id: str, *, fresh: bool = False) -> WorkstationInPlanV2:
         check_id(workstation_id, "workstation")
         what = f"reading workstation {workstation_id}"
         return self._parse(
             WorkstationInPlanV2,
-            await self._get(f"/plan/workstation/{workstation_id}", what, kind="workstation", object_id=workstation_id),
+            await self._get(
+                f"/plan/workstation/{workstation_id}", what, kind="workstation", object_id=workstation_id, fresh=fresh
+            ),
             what,
         )
 
@@ -311,12 +371,11 @@ class HwaClient:
             offset=offset,
         )
 
-    async def get_prompt(self, prompt_id: str) -> PromptInPlanV2:
+    async def get_prompt(self, prompt_id: str, *, fresh: bool = False) -> PromptInPlanV2:
         check_id(prompt_id, "prompt")
         what = f"reading prompt {prompt_id}"
-        return self._parse(
-            PromptInPlanV2, await self._get(f"/plan/prompt/{prompt_id}", what, kind="prompt", object_id=prompt_id), what
-        )
+        fetched = await self._get(f"/plan/prompt/{prompt_id}", what, kind="prompt", object_id=prompt_id, fresh=fresh)
+        return self._parse(PromptInPlanV2, fetched, what)
 
     async def engine_info(self) -> EngineInfoV2:
         response = await self._get("/engine/info", "reading engine info", kind="engine", plan_scoped=False)

@@ -26,6 +26,9 @@ class UpstreamCall:
     object_id: str | None = None
     scope: str = "local"  # the caller's authorization scope; part of every cache key
     idempotent: bool = True  # reads only: never retried otherwise
+    method: str = "GET"
+    body: bytes | None = None  # JSON, for writes
+    fresh: bool = False  # read the engine, not the cache (preconditions before a write)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""Who may do what: the policy decision (pure) and the tool catalog it reads."""

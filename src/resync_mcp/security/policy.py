@@ -1,0 +1,162 @@
+"""The policy decision, a pure function: ``decide(principal, tool, arguments, policy)``.
+
+Every tool belongs to a toolset: ``read`` (queries), ``operate`` (act on jobs, job streams,
+prompts) or ``admin`` (workstations, ad hoc commands). A role grants toolsets. The
+decision is one of ``Allow``, ``Deny(reason)`` or ``NeedsConfirmation(reason)``; the
+server applies it in the authorize stage and the control service carries out the rest.
+
+What is exposed at all (``exposed``) is decided once at startup from the enabled toolsets
+and the allow and deny lists; ``read_only`` overrides everything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Toolset = Literal["read", "operate", "admin"]
+TOOLSETS: tuple[Toolset, ...] = ("read", "operate", "admin")
+ROLE_TOOLSETS: Mapping[str, frozenset[str]] = {
+    "viewer": frozenset({"read"}),
+    "operator": frozenset({"read", "operate"}),
+    "admin": frozenset({"read", "operate", "admin"}),
+}
+
+
+@dataclass(frozen=True)
+class ToolRule:
+    toolset: Toolset
+    destructive: bool = False  # its effect cannot be undone by another tool
+    idempotent: bool = True  # calling it again with the same arguments changes nothing more
+
+
+# Every tool the server can expose. A test checks this table against the registered tools.
+RULES: Mapping[str, ToolRule] = {
+    **{
+        name: ToolRule("read")
+        for name in (
+            "plan_summary",
+            "find_jobs",
+            "get_job",
+            "get_job_log",
+            "job_dependencies",
+            "find_job_streams",
+            "get_job_stream",
+            "list_workstations",
+            "list_resources",
+            "list_prompts",
+            "server_health",
+        )
+    },
+    "rerun_job": ToolRule("operate", destructive=True, idempotent=False),
+    "hold_job": ToolRule("operate"),
+    "release_job": ToolRule("operate", destructive=True),
+    "release_job_dependencies": ToolRule("operate", destructive=True),
+    "cancel_job": ToolRule("operate", destructive=True),
+    "kill_job": ToolRule("operate", destructive=True),
+    "confirm_job": ToolRule("operate", destructive=True),
+    "set_job_priority": ToolRule("operate"),
+    "hold_job_stream": ToolRule("operate"),
+    "release_job_stream": ToolRule("operate", destructive=True),
+    "cancel_job_stream": ToolRule("operate", destructive=True),
+    "submit_job_stream": ToolRule("operate", destructive=True, idempotent=False),
+    "submit_job": ToolRule("operate", destructive=True, idempotent=False),
+    "reply_prompt": ToolRule("operate", destructive=True),
+    "submit_adhoc_job": ToolRule("admin", destructive=True, idempotent=False),
+    "set_workstation_fence": ToolRule("admin"),
+    "set_workstation_limit": ToolRule("admin"),
+    "link_workstation": ToolRule("admin"),
+    "unlink_workstation": ToolRule("admin", destructive=True),
+    "start_workstation": ToolRule("admin"),
+    "stop_workstation": ToolRule("admin", destructive=True),
+}
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling. A local (stdio) server has one: the operator, with the configured role.
+    Remote identities (HTTP with tokens) will carry their subject and roles the same way."""
+
+    id: str
+    roles: frozenset[str]
+    scope: str = "local"  # part of every cache key: one principal never reads another scope's data
+    via: str = "local"
+
+
+@dataclass(frozen=True)
+class Policy:
+    confirm: frozenset[str]  # tools whose real call needs a human's confirmation
+    read_only: bool = False
+    rules: Mapping[str, ToolRule] = field(default_factory=lambda: RULES)
+
+
+@dataclass(frozen=True)
+class Allow:
+    pass
+
+
+@dataclass(frozen=True)
+class Deny:
+    reason: str
+
+
+@dataclass(frozen=True)
+class NeedsConfirmation:
+    reason: str
+
+
+Decision = Allow | Deny | NeedsConfirmation
+
+
+def decide(principal: Principal, tool: str, arguments: Mapping[str, Any], policy: Policy) -> Decision:
+    """May ``principal`` call ``tool`` with these arguments, and does a human have to confirm?"""
+    rule = policy.rules.get(tool)
+    if rule is None:
+        return Deny(f"{tool} is not a known tool.")
+    if rule.toolset == "read":
+        return Allow()
+    if policy.read_only:
+        return Deny(f"{tool} changes the plan and this server is read-only (security.read_only).")
+    granted = set().union(*(ROLE_TOOLSETS.get(r, frozenset()) for r in principal.roles))
+    if rule.toolset not in granted:
+        roles = ", ".join(sorted(principal.roles)) or "none"
+        return Deny(f"{tool} needs the '{rule.toolset}' toolset, which role(s) {roles} do not grant.")
+    if arguments.get("preview") is True:
+        return Allow()  # a preview changes nothing
+    if tool in policy.confirm:
+        kind = "destructive" if rule.destructive else "configured to need confirmation"
+        return NeedsConfirmation(f"{tool} is {kind}: a person must confirm it.")
+    return Allow()
+
+
+def default_confirm(rules: Mapping[str, ToolRule] = RULES) -> frozenset[str]:
+    return frozenset(name for name, rule in rules.items() if rule.destructive)
+
+
+def exposed(
+    toolsets: Iterable[str],
+    allow: Iterable[str],
+    deny: Iterable[str],
+    *,
+    read_only: bool,
+    rules: Mapping[str, ToolRule] = RULES,
+) -> frozenset[str]:
+    """The tools listed to clients: those of the enabled toolsets plus ``allow``, minus ``deny``;
+    with ``read_only`` only the read toolset, whatever else says.
+
+    Raises:
+        ValueError: an unknown toolset or tool name (a typo must not silently expose or hide).
+    """
+    sets, allow, deny = set(toolsets), set(allow), set(deny)
+    unknown_sets = sets - set(TOOLSETS)
+    unknown_tools = (allow | deny) - set(rules)
+    if unknown_sets:
+        raise ValueError(f"unknown toolset(s): {', '.join(sorted(unknown_sets))}; known: {', '.join(TOOLSETS)}")
+    if unknown_tools:
+        raise ValueError(f"unknown tool name(s): {', '.join(sorted(unknown_tools))}")
+    names = {n for n, r in rules.items() if r.toolset in sets or r.toolset == "read"} | allow
+    names -= deny
+    if read_only:
+        names = {n for n in names if rules[n].toolset == "read"}
+    return frozenset(names)

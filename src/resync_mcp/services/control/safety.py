@@ -1,0 +1,162 @@
+"""Confirmation tokens and idempotency keys: the two memories that make a write exactly-once
+and human-approved. Both live in process, bounded, on an injected clock.
+
+Across replicas a token or key is known only to the replica that issued it; a client that
+lands elsewhere is refused (safe) and must preview again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import secrets
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from resync_mcp.clock import Clock
+from resync_mcp.errors import InvalidArgument, OutcomeUnknown
+
+T = TypeVar("T")
+# Arguments that do not change what the action does, so they do not change its fingerprint.
+_NOT_BINDING = frozenset({"preview", "confirmation_token", "idempotency_key", "reason", "ticket", "engine"})
+
+
+def fingerprint(
+    tool: str, engine: str, target_id: str, run: str | None, principal: str, args: Mapping[str, Any]
+) -> str:
+    """One hash of everything that makes two calls the same action on the same object."""
+    bound = {k: v for k, v in sorted(args.items()) if k not in _NOT_BINDING and v is not None}
+    raw = json.dumps([tool, engine, target_id, run, principal, bound], sort_keys=True, default=str)
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+@dataclass
+class _Token:
+    print: str
+    expires: float
+    used: bool = False
+
+
+class ConfirmationTokens:
+    def __init__(self, clock: Clock, ttl_s: float, max_tokens: int = 10_000) -> None:
+        self._clock = clock
+        self.ttl_s = ttl_s
+        self._max = max_tokens
+        self._tokens: OrderedDict[str, _Token] = OrderedDict()
+
+    def issue(self, print_: str) -> tuple[str, float]:
+        """A fresh single-use token for this fingerprint; returns it and its expiry (monotonic)."""
+        token = "ct_" + secrets.token_urlsafe(18)
+        expires = self._clock.monotonic() + self.ttl_s
+        self._tokens[token] = _Token(print_, expires)
+        while len(self._tokens) > self._max:
+            self._tokens.popitem(last=False)
+        return token, expires
+
+    def redeem(self, token: str, print_: str) -> None:
+        """Consume ``token`` for this exact action.
+
+        Raises:
+            InvalidArgument: unknown, expired, already used, or issued for another action.
+        """
+        entry = self._tokens.get(token)
+        again = "Call the tool with preview=true for a new token, and have it confirmed again."
+        if entry is None:
+            raise InvalidArgument("The confirmation token is not known here (never issued or forgotten).", hint=again)
+        if entry.used:
+            raise InvalidArgument("The confirmation token was already used; each token confirms one call.", hint=again)
+        if self._clock.monotonic() >= entry.expires:
+            raise InvalidArgument("The confirmation token has expired.", hint=again)
+        if not secrets.compare_digest(entry.print, print_):
+            raise InvalidArgument(
+                "The confirmation token was issued for a different action, object, run or caller.", hint=again
+            )
+        entry.used = True
+
+
+@dataclass
+class _Slot(Generic[T]):
+    print: str
+    expires: float
+    future: asyncio.Future[T]
+
+
+class IdempotencyStore(Generic[T]):
+    """The outcome of each keyed call, kept ``ttl_s``: a repeat gets the stored outcome; a
+    concurrent repeat waits for the first; the same key with other arguments is refused."""
+
+    def __init__(self, clock: Clock, ttl_s: float, max_keys: int = 50_000) -> None:
+        self._clock = clock
+        self._ttl = ttl_s
+        self._max = max_keys
+        self._slots: OrderedDict[str, _Slot[T]] = OrderedDict()
+
+    def _expire(self) -> None:
+        now = self._clock.monotonic()
+        for key in [k for k, s in self._slots.items() if s.expires <= now and s.future.done()]:
+            del self._slots[key]
+        while len(self._slots) > self._max:
+            self._slots.popitem(last=False)
+
+    def known(self, key: str, print_: str) -> bool:
+        """A key already used: for this action (True), or for another one (raises).
+
+        Raises:
+            InvalidArgument: the key was used for a different action.
+        """
+        self._expire()
+        slot = self._slots.get(key)
+        if slot is None:
+            return False
+        if slot.print != print_:
+            raise InvalidArgument(
+                "This idempotency key was already used for a different action.",
+                hint="Use a new key for a new action; reuse a key only to repeat the very same call.",
+            )
+        return True
+
+    async def run(
+        self, key: str, print_: str, work: Callable[[], Awaitable[T]], keep: Callable[[T], bool]
+    ) -> tuple[T, bool]:
+        """Run ``work`` once per key; returns (outcome, replayed). ``keep`` says whether an
+        outcome is remembered (a call refused before anything was sent is not).
+
+        Raises:
+            InvalidArgument: the key was used for a different action.
+        """
+        self._expire()
+        slot = self._slots.get(key)
+        if slot is not None:
+            if slot.print != print_:
+                raise InvalidArgument(
+                    "This idempotency key was already used for a different action.",
+                    hint="Use a new key for a new action; reuse a key only to repeat the very same call.",
+                )
+            return await asyncio.shield(slot.future), True
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._slots[key] = _Slot(print_, self._clock.monotonic() + self._ttl, future)
+        try:
+            outcome = await work()
+        except asyncio.CancelledError:
+            # The caller went away mid-call: the write may or may not have left. Repeats with
+            # this key must not send it again, so they get "outcome unknown".
+            future.set_exception(
+                OutcomeUnknown(
+                    "The first call with this idempotency key was cancelled; its outcome is unknown.",
+                    hint="Read the object's state before doing anything else.",
+                )
+            )
+            future.exception()
+            raise
+        except BaseException as exc:
+            self._slots.pop(key, None)  # nothing to replay: a repeat may try again
+            future.set_exception(exc)
+            future.exception()  # retrieved: a lone leader's failure is not "never retrieved"
+            raise
+        future.set_result(outcome)
+        if not keep(outcome):
+            self._slots.pop(key, None)
+        return outcome, False
