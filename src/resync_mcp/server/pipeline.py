@@ -19,7 +19,7 @@ from pydantic import BaseModel
 
 from resync_mcp.clock import Clock
 from resync_mcp.errors import NotAllowed, ResyncError
-from resync_mcp.security.policy import Decision, Deny, Policy, Principal, decide, default_confirm
+from resync_mcp.security.policy import RULES, Decision, Deny, Policy, Principal, decide, default_confirm
 from resync_mcp.tws.upstream import Freshness, freshness_var, scope_var
 
 log = structlog.get_logger("resync_mcp.pipeline")
@@ -66,8 +66,14 @@ class ErrorBoundary:
             raise ToolFailure(exc.for_model(), correlation_id=call.correlation_id) from None
         except Exception:
             log.exception("tool_crashed", tool=call.tool, correlation_id=call.correlation_id)
+            rule = RULES.get(call.tool)
+            effect = (
+                "nothing was changed"
+                if rule is None or rule.toolset == "read"
+                else "the action may or may not have reached HWA: read the object's state before anything else"
+            )
             raise ToolFailure(
-                f"Internal error in {call.tool}; nothing was changed. Report correlation id {call.correlation_id}.",
+                f"Internal error in {call.tool}; {effect}. Report correlation id {call.correlation_id}.",
                 correlation_id=call.correlation_id,
             ) from None
 

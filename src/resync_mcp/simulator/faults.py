@@ -30,6 +30,7 @@ class FaultConfig:
     hang: bool = False  # requests never answer
     trickle_bytes_per_s: float = 0.0  # answers are sent slowly, in small chunks
     auth_expired: bool = False  # every request is answered 401, as when a token expires
+    writes_only: bool = False  # faults hit only write requests (PUT/POST); reads are served normally
     seed: int = 0
 
 
@@ -57,6 +58,8 @@ class Faults:
 
     async def before(self, request: Request) -> Response | None:
         c = self.config
+        if c.writes_only and request.method == "GET":
+            return None
         if c.latency_ms:
             await self._sleep(c.latency_ms / 1000)
         if c.hang:

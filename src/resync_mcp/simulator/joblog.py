@@ -56,6 +56,8 @@ def render_log(plan: SimPlan, job: SimJob, attempt: int, now: datetime) -> str |
         lines.append(
             f"{ts:%H:%M:%S} INFO  {obj.lower()}: processed batch {i + 1}/{n_body} ({rng.randint(100, 99999)} records)"
         )
+    if job.log_note and last:
+        lines.append(f"{start:%H:%M:%S} INFO  {job.log_note}")
     if end is None:
         return "\n".join(lines) + "\n"
     if rc != 0 and status in ("ABEND", "PEND"):

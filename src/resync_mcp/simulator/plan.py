@@ -157,6 +157,7 @@ class SimJob:
     output_conditions: list[str] = field(default_factory=list)
     confirmed: bool = False
     killed: bool = False
+    log_note: str | None = None  # a line the job prints (any text: logs are untrusted input)
     # state, recomputed by evaluate()
     status: str = "HOLD"
     start: datetime | None = None

@@ -241,11 +241,10 @@ class ControlService:
             )
         await self._invalidate(ctx, prep)
         return ActionResult(
-            **common,
+            **{**common, "as_of": self.clock.now()},
             outcome="done",
             engine_reference=reference,
             state_after=await self._read_back(prep),
-            as_of=self.clock.now(),
             message=f"Done: {prep.action}.",
         )
 
