@@ -37,7 +37,7 @@ async def run_demo(settings: Settings, out: Callable[[str], None] = print) -> in
             tools = await client.list_tools()
             out(
                 f"resync-mcp demo: simulated engine 'demo', seed {settings.demo.seed}, "
-                f"{settings.demo.jobs} jobs; {len(tools.tools)} read tools over MCP "
+                f"{settings.demo.jobs} jobs; {len(tools.tools)} tools over MCP "
                 f"(protocol {client.protocol_version}).\n"
             )
 
@@ -103,8 +103,29 @@ async def run_demo(settings: Settings, out: Callable[[str], None] = print) -> in
             out(
                 f"    {len(blocked)} workstations blocking; {prompts['waiting_for_reply']} prompts waiting for a reply."
             )
+
+            out(f"\nQ6. Rerun {worst['name']} now that the cause is fixed: preview first, then a confirmed rerun.")
+            args = {"job": worst["id"], "reason": "input restored; rerun requested by the on-call operator"}
+            preview = await _call(client, "rerun_job", {**args, "preview": True})
+            down = preview["downstream"] or {}
+            out(f"    preview: {preview['action']}; now {preview['state_before']}. {preview['message']}")
+            if down:
+                out(f"    downstream: {down['effect']} e.g. {', '.join(down['examples'][:3]) or 'none'}")
+            out("    (the operator reads the preview and confirms; the assistant presents the token)")
+            done = await _call(
+                client,
+                "rerun_job",
+                {**args, "ticket": "INC-DEMO-1", "confirmation_token": preview["confirmation_token"]},
+            )
+            out(
+                f"    {done['outcome']}: {done['state_before']} -> {done['state_after']}; "
+                f"new run {done['engine_reference']}; idempotency key {done['idempotency_key']}"
+            )
+            again = await _call(client, "rerun_job", {**args, "idempotency_key": done["idempotency_key"]})
+            out(f"    the same call repeated with its key: {again['message'][:90]}")
+
             out("\nEvery answer above came from MCP tool calls; structured output of the last call:")
-            out("    " + json.dumps({k: prompts[k] for k in ("engine", "as_of", "returned", "truncated")}))
+            out("    " + json.dumps({k: again[k] for k in ("engine", "as_of", "tool", "outcome", "idempotency_key")}))
         return 0
     except ScenarioError as exc:
         out(f"demo failed: {exc}")
