@@ -350,3 +350,77 @@ async def test_a_log_that_says_kill_kills_nothing(app: App, sim: Simulator, sett
         assert refused["outcome"] == "declined"
     sim.state()
     assert sim.writes == [] and victim.status == "EXEC"
+
+
+def legal_args(sim: Simulator, tool: str) -> dict[str, Any]:
+    """Arguments that make ``tool`` legal on the seeded plan."""
+    sim.state()
+    plan = sim.plan
+    if tool in JOB_TOOLS:
+        status = JOB_TOOLS[tool]
+        job = job_in(sim, status, lambda j: bool(j.deps) or status != "HOLD")
+        extra = {"confirm_job": {"status": "SUCC"}, "set_job_priority": {"priority": 60}}.get(tool, {})
+        return {"job": job.id, **extra}
+    if tool.endswith("_job_stream") and tool != "submit_job_stream":
+        stream = next(s for s in plan.streams if any(plan.jobs[i].status == "HOLD" for i in s.jobs))
+        return {"job_stream": stream.id}
+    if tool == "submit_job_stream":
+        return {"job_stream": plan.streams[1].name}
+    if tool == "submit_job":
+        return {"job": plan.jobs[0].name, "alias": "EXTRA1"}
+    if tool == "submit_adhoc_job":
+        return {"workstation": "MDM", "command": "echo hello"}
+    if tool == "reply_prompt":
+        plan.prompts[0].answer = None
+        plan.changed()
+        return {"prompt": plan.prompts[0].id, "answer": True}
+    ws = plan.workstations[2]
+    ws.linked = ws.running = tool in ("unlink_workstation", "stop_workstation")
+    plan.changed()
+    extra = {"set_workstation_fence": {"fence": 20}, "set_workstation_limit": {"limit": 5}}.get(tool, {})
+    return {"workstation": ws.name, **extra}
+
+
+JOB_TOOLS = {tool: legal for tool, legal, _, _ in JOB_CASES}
+CONTROL = sorted(n for n, r in RULES.items() if r.toolset != "read")
+
+
+@pytest.mark.parametrize("tool", CONTROL)
+async def test_every_control_tool_previews_without_changing_anything_then_acts(
+    mcp: Client, sim: Simulator, tool: str
+) -> None:
+    args = {**legal_args(sim, tool), "reason": "test"}
+    streams, jobs = len(sim.plan.streams), len(sim.plan.jobs)
+    preview = await call(mcp, tool, {**args, "preview": True})
+    assert preview["outcome"] == "preview" and preview["state_after"] is None and preview["action"]
+    assert sim.writes == [] and (len(sim.plan.streams), len(sim.plan.jobs)) == (streams, jobs)
+    assert (preview["confirmation_token"] is not None) is RULES[tool].destructive
+    done = await confirmed(mcp, tool, args)
+    assert done["outcome"] == "done" and done["state_after"] and len(sim.writes) == 1
+
+
+@pytest.mark.parametrize(
+    ("tool", "linked_running", "refusal"),
+    [
+        ("link_workstation", True, "already linked"),
+        ("unlink_workstation", False, "not linked"),
+        ("start_workstation", True, "already running"),
+        ("stop_workstation", False, "not running"),
+    ],
+)
+async def test_workstation_actions_refuse_a_state_they_do_not_change(
+    mcp: Client, sim: Simulator, tool: str, linked_running: bool, refusal: str
+) -> None:
+    ws = sim.plan.workstations[2]
+    ws.linked = ws.running = linked_running
+    sim.plan.changed()
+    assert refusal in await error_text(mcp, tool, {"workstation": ws.name, "reason": "r"})
+    assert sim.writes == []
+
+
+@pytest.mark.parametrize("tool", ["hold_job_stream", "release_job_stream", "cancel_job_stream"])
+async def test_job_stream_actions_refuse_a_finished_stream(mcp: Client, sim: Simulator, tool: str) -> None:
+    sim.state()
+    done = next(s for s in sim.plan.streams if s.status == "SUCC")
+    assert "nothing to act on" in await error_text(mcp, tool, {"job_stream": done.id, "reason": "r"})
+    assert sim.writes == []
