@@ -56,6 +56,23 @@ class HwaActions:
         self.client = client
         self.engine = client.engine
 
+    async def _act(
+        self,
+        method: str,
+        path: str,
+        what: str,
+        kind: str,
+        why: Justification,
+        *,
+        object_id: str | None = None,
+        body: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> bytes:
+        fetched = await self.client._send(
+            method, path, what, kind=kind, object_id=object_id, params=params, body=body, headers=why.headers()
+        )
+        return fetched.content
+
     def _answer(self, fetched_content: bytes, what: str) -> ResourceResponse:
         try:
             return ResourceResponse.model_validate_json(fetched_content)
@@ -74,46 +91,23 @@ class HwaActions:
         """PUT /plan/job/{job_id}/action/{action}."""
         check_id(job_id, "job")
         what = f"sending {action} to job {job_id}"
-        fetched = await self.client._send(
-            "PUT",
-            f"/plan/job/{job_id}/action/{action}",
-            what,
-            kind="job",
-            object_id=job_id,
-            params=params,
-            body=body,
-            headers=why.headers(),
-        )
-        return self._answer(fetched.content, what)
+        path = f"/plan/job/{job_id}/action/{action}"
+        content = await self._act("PUT", path, what, "job", why, object_id=job_id, body=body, params=params)
+        return self._answer(content, what)
 
     async def rerun(self, run_id: str, why: Justification, details: dict[str, Any]) -> ResourceResponse:
         """PUT /plan/job/run/{run_id}/action/rerun with RerunDetailsV2. The body is always sent as
         JSON (``{}`` at least): without the JSON content type the engine answers 415."""
         check_id(run_id, "job run")
         what = f"rerunning run {run_id}"
-        fetched = await self.client._send(
-            "PUT",
-            f"/plan/job/run/{run_id}/action/rerun",
-            what,
-            kind="job",
-            object_id=run_id,
-            body=details,
-            headers=why.headers(),
-        )
-        return self._answer(fetched.content, what)
+        path = f"/plan/job/run/{run_id}/action/rerun"
+        return self._answer(await self._act("PUT", path, what, "job", why, object_id=run_id, body=details), what)
 
     async def stream_action(self, jobstream_id: str, action: str, why: Justification) -> ResourceResponse:
         check_id(jobstream_id, "job stream")
         what = f"sending {action} to job stream {jobstream_id}"
-        fetched = await self.client._send(
-            "PUT",
-            f"/plan/jobstream/{jobstream_id}/action/{action}",
-            what,
-            kind="jobstream",
-            object_id=jobstream_id,
-            headers=why.headers(),
-        )
-        return self._answer(fetched.content, what)
+        path = f"/plan/jobstream/{jobstream_id}/action/{action}"
+        return self._answer(await self._act("PUT", path, what, "jobstream", why, object_id=jobstream_id), what)
 
     async def submit_stream(self, model_id: str, why: Justification, options: dict[str, Any]) -> list[str]:
         """POST /plan/jobstream/{model_id}/submit; the ids of the job stream instances created.
@@ -149,32 +143,18 @@ class HwaActions:
     async def reply_prompt(self, prompt_id: str, answer: bool, why: Justification) -> ResourceResponse:
         check_id(prompt_id, "prompt")
         what = f"replying to prompt {prompt_id}"
-        fetched = await self.client._send(
-            "PUT",
-            f"/plan/prompt/{prompt_id}/action/reply",
-            what,
-            kind="prompt",
-            object_id=prompt_id,
-            body={"answer": answer},
-            headers=why.headers(),
-        )
-        return self._answer(fetched.content, what)
+        path = f"/plan/prompt/{prompt_id}/action/reply"
+        content = await self._act("PUT", path, what, "prompt", why, object_id=prompt_id, body={"answer": answer})
+        return self._answer(content, what)
 
     async def workstation_action(
         self, workstation_id: str, action: str, why: Justification, params: dict[str, Any] | None = None
     ) -> ResourceResponse:
         check_id(workstation_id, "workstation")
         what = f"sending {action} to workstation {workstation_id}"
-        fetched = await self.client._send(
-            "PUT",
-            f"/plan/workstation/{workstation_id}/action/{action}",
-            what,
-            kind="workstation",
-            object_id=workstation_id,
-            params=params,
-            headers=why.headers(),
-        )
-        return self._answer(fetched.content, what)
+        path = f"/plan/workstation/{workstation_id}/action/{action}"
+        content = await self._act("PUT", path, what, "workstation", why, object_id=workstation_id, params=params)
+        return self._answer(content, what)
 
     async def find_model(self, kind: str, model_filter: str) -> list[ModelObject]:
         """GET /model/{jobstream|jobdefinition}?model_filter=…: definitions to submit."""

@@ -67,6 +67,23 @@ def _job_target(job: JobInPlanV2) -> ActionTarget:
     return ActionTarget(kind="job", id=job.id, name=job.name, job_stream=job.job_stream_name, state=_state(job))
 
 
+def _job_prepared(
+    ctx: Ctx, job: JobInPlanV2, refusal_key: str, action: str, send: Send, effect: Effect | None
+) -> Prepared:
+    """A job action's preparation: bound to the job's current run; drops the job and its stream."""
+    return Prepared(
+        _job_target(job),
+        job.last_run.id if job.last_run else None,
+        pre.job_refusal(refusal_key, job.internal_status),
+        action,
+        send,
+        _job_reread(ctx, job.id),
+        [job.id, *([job.job_stream_id] if job.job_stream_id else [])],
+        job,
+        effect,
+    )
+
+
 def _job_reread(ctx: Ctx, job_id: str) -> Callable[[], Awaitable[str]]:
     async def reread() -> str:
         return _state(await ctx.client.get_job(job_id, fresh=True))
@@ -83,17 +100,7 @@ def job_action(tool: str, action: str, effect: Effect, sentence: str) -> Prepare
         async def send(acts: HwaActions, why: Justification) -> str:
             return (await acts.job_action(job.id, action, why)).id
 
-        return Prepared(
-            _job_target(job),
-            job.last_run.id if job.last_run else None,
-            pre.job_refusal(tool, job.internal_status),
-            sentence.format(name=job.name),
-            send,
-            _job_reread(ctx, job.id),
-            [job.id, *([job.job_stream_id] if job.job_stream_id else [])],
-            job,
-            effect,
-        )
+        return _job_prepared(ctx, job, tool, sentence.format(name=job.name), send, effect)
 
     return prepare
 
@@ -123,17 +130,7 @@ async def rerun(ctx: Ctx) -> Prepared:
     what = f"rerun job {job.name} as a new run" + (f" ({', '.join(extras)} given)" if extras else "")
     if a.get("with_successors"):
         what += f", with its ended successors to depth {details['successorsInfo']['depth']}"
-    return Prepared(
-        _job_target(job),
-        run.id if run else None,
-        pre.job_refusal("rerun_job", job.internal_status),
-        what,
-        send,
-        _job_reread(ctx, job.id),
-        [job.id, *([job.job_stream_id] if job.job_stream_id else [])],
-        job,
-        "frees",
-    )
+    return _job_prepared(ctx, job, "rerun_job", what, send, "frees")
 
 
 async def release_dependencies(ctx: Ctx) -> Prepared:
@@ -159,17 +156,7 @@ async def release_dependencies(ctx: Ctx) -> Prepared:
         if not wanted
         else f"release {len(wanted)} of the {len(deps)} dependencies of job {job.name}"
     )
-    return Prepared(
-        _job_target(job),
-        job.last_run.id if job.last_run else None,
-        pre.job_refusal("release_job_dependencies", job.internal_status),
-        what,
-        send,
-        _job_reread(ctx, job.id),
-        [job.id, *([job.job_stream_id] if job.job_stream_id else [])],
-        job,
-        "frees",
-    )
+    return _job_prepared(ctx, job, "release_job_dependencies", what, send, "frees")
 
 
 async def cancel(ctx: Ctx) -> Prepared:
@@ -194,17 +181,8 @@ async def confirm(ctx: Ctx) -> Prepared:
         body = {"conditions": conditions} if conditions else None
         return (await acts.job_action(job.id, f"confirm-{status.lower()}", why, body=body)).id
 
-    return Prepared(
-        _job_target(job),
-        job.last_run.id if job.last_run else None,
-        pre.job_refusal(f"confirm_job:{status}", job.internal_status),
-        f"confirm job {job.name} as {status}" + (f" with output conditions {conditions}" if conditions else ""),
-        send,
-        _job_reread(ctx, job.id),
-        [job.id, *([job.job_stream_id] if job.job_stream_id else [])],
-        job,
-        "frees" if status == "SUCC" else "blocks",
-    )
+    what = f"confirm job {job.name} as {status}" + (f" with output conditions {conditions}" if conditions else "")
+    return _job_prepared(ctx, job, f"confirm_job:{status}", what, send, "frees" if status == "SUCC" else "blocks")
 
 
 async def priority(ctx: Ctx) -> Prepared:
