@@ -205,6 +205,7 @@ def build_app(
         tokens=ConfirmationTokens(clock, sec.confirmation_ttl_s),
         idempotency=IdempotencyStore(clock, sec.idempotency_ttl_s),
         max_reason_chars=sec.max_reason_chars,
+        bulk_cap=sec.bulk_max_objects,
     )
     tools = exposed(settings.enabled_toolsets(), sec.allow_tools, sec.deny_tools, read_only=sec.read_only)
     server = build_server(

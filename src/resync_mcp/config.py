@@ -188,6 +188,7 @@ class SecuritySettings(_Frozen):
     confirmation_ttl_s: float = Field(default=300.0, ge=10, le=3600)
     idempotency_ttl_s: float = Field(default=86_400.0, ge=60, le=7 * 86_400)
     max_reason_chars: int = Field(default=500, ge=10, le=4000)
+    bulk_max_objects: int = Field(default=50, ge=1, le=1000)  # cap on max_object_affected of bulk actions
 
     @model_validator(mode="after")
     def _names_known(self) -> SecuritySettings:

@@ -366,6 +366,9 @@ def legal_args(sim: Simulator, tool: str) -> dict[str, Any]:
         return {"job_stream": stream.id}
     if tool == "submit_job_stream":
         return {"job_stream": plan.streams[1].name}
+    if tool == "bulk_job_action":
+        stream = held_stream(sim)
+        return {"action": "hold", "job_stream": stream.name, "status": ["HOLD"], "max_object_affected": 20}
     if tool == "submit_job":
         return {"job": plan.jobs[0].name, "alias": "EXTRA1"}
     if tool == "submit_adhoc_job":
@@ -424,3 +427,50 @@ async def test_job_stream_actions_refuse_a_finished_stream(mcp: Client, sim: Sim
     done = next(s for s in sim.plan.streams if s.status == "SUCC")
     assert "nothing to act on" in await error_text(mcp, tool, {"job_stream": done.id, "reason": "r"})
     assert sim.writes == []
+
+
+def held_stream(sim: Simulator) -> Any:
+    """A job stream with at least two jobs waiting (HOLD)."""
+    sim.state()
+    return next(s for s in sim.plan.streams if sum(sim.plan.jobs[i].status == "HOLD" for i in s.jobs) >= 2)
+
+
+async def test_bulk_action_acts_on_the_selection_in_one_request(mcp: Client, sim: Simulator) -> None:
+    stream = held_stream(sim)
+    waiting = [sim.plan.jobs[i] for i in stream.jobs if sim.plan.jobs[i].status == "HOLD"]
+    args = {"action": "hold", "job_stream": stream.name, "status": ["HOLD"], "max_object_affected": 20, "reason": "r"}
+    preview = await call(mcp, "bulk_job_action", {**args, "preview": True})
+    assert preview["outcome"] == "preview" and preview["state_before"] == f"{len(waiting)} HOLD"
+    done = await call(mcp, "bulk_job_action", {**args, "confirmation_token": preview["confirmation_token"]})
+    assert done["outcome"] == "done" and done["engine_reference"].startswith(f"{len(waiting)} done, 0 refused")
+    assert len(sim.writes) == 1 and sim.writes[0]["query"]["max_object_affected"] == "20"
+    assert all(j.held for j in waiting)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "says"),
+    [
+        ({"job_stream": "*"}, "never a bare wildcard"),
+        ({"job_stream": "@@"}, "never a bare wildcard"),
+        ({"max_object_affected": 1}, "max_object_affected is 1"),
+        ({"max_object_affected": 51}, "security.bulk_max_objects"),
+        ({"job_stream": "NO_SUCH_STREAM_X"}, "no job matches"),
+    ],
+)
+async def test_bulk_action_refuses_wide_or_empty_selections_without_sending(
+    mcp: Client, sim: Simulator, overrides: dict[str, Any], says: str
+) -> None:
+    stream = held_stream(sim)
+    args = {"action": "cancel", "job_stream": stream.name, "status": ["HOLD"], "max_object_affected": 20, "reason": "r"}
+    assert says in await error_text(mcp, "bulk_job_action", {**args, **overrides})
+    assert sim.writes == []
+
+
+async def test_a_bulk_token_no_longer_fits_once_the_selection_changes(mcp: Client, sim: Simulator) -> None:
+    stream = held_stream(sim)
+    args = {"action": "cancel", "job_stream": stream.name, "max_object_affected": 20, "reason": "r"}
+    token = (await call(mcp, "bulk_job_action", {**args, "preview": True}))["confirmation_token"]
+    one = next(sim.plan.jobs[i] for i in stream.jobs if sim.plan.jobs[i].status == "HOLD")
+    await confirmed(mcp, "cancel_job", {"job": one.id, "reason": "just this one first"})
+    text = await error_text(mcp, "bulk_job_action", {**args, "confirmation_token": token})
+    assert "different action, object, run or caller" in text and len(sim.writes) == 1

@@ -151,3 +151,20 @@ async def test_every_write_is_recorded_with_its_headers_but_not_credentials(
     assert w["headers"]["justification-ticket-num"] == "INC42" and "authorization" not in w["headers"]
     listed = (await http.get("/_sim/writes")).json()
     assert listed["count"] == 1
+
+
+async def test_bulk_actions_honour_max_object_affected_and_report_each_job(
+    sim: Simulator, http: httpx.AsyncClient
+) -> None:
+    sim.state()
+    stream = next(s for s in sim.plan.streams if sum(sim.plan.jobs[i].status == "HOLD" for i in s.jobs) >= 2)
+    oql = f"jobStreamName = '{stream.name}'"
+    r = await http.put(f"{API}/plan/job/action/hold", params={"oql": oql})  # the engine's default is 1
+    assert r.status_code == 400 and "max_object_affected" in r.text
+    r = await http.put(f"{API}/plan/job/action/hold", params={"oql": oql, "max_object_affected": 50})
+    body = r.json()
+    held = {x["id"] for x in body["successfulResourceResponses"]}
+    refused = {x["id"] for x in body["failedResourceResponses"]}
+    assert r.status_code == 200 and held | refused == {sim.plan.jobs[i].id for i in stream.jobs}
+    assert all("AWSBIN076E" in x["message"] for x in body["failedResourceResponses"])
+    assert all(sim.plan.by_id[i].held for i in held)

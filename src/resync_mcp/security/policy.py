@@ -63,6 +63,7 @@ RULES: Mapping[str, ToolRule] = {
     "submit_job_stream": ToolRule("operate", destructive=True, idempotent=False),
     "submit_job": ToolRule("operate", destructive=True, idempotent=False),
     "reply_prompt": ToolRule("operate", destructive=True),
+    "bulk_job_action": ToolRule("operate", destructive=True),
     "submit_adhoc_job": ToolRule("admin", destructive=True, idempotent=False),
     "set_workstation_fence": ToolRule("admin"),
     "set_workstation_limit": ToolRule("admin"),

@@ -204,6 +204,10 @@ def build_app(sim: Simulator) -> Starlette:
             j.name,
         )
 
+    def select_jobs(request: Request) -> list[Any]:
+        now = sim.state()
+        return _select(plan.jobs, request, render.job_fields(plan, now), job_pf(request))
+
     async def query_jobs(request: Request) -> Response:
         now = sim.state()
         with_deps = request.headers.get("scope", "WHOLE_NO_DEPENDENCIES") == "WHOLE"
@@ -426,7 +430,7 @@ def build_app(sim: Simulator) -> Starlette:
         Route("/_sim/advance", sim_advance, methods=["POST"]),
         Route("/_sim/info", sim_info, methods=["GET"]),
         Route("/_sim/faults", sim_faults, methods=["PUT", "DELETE"]),
-        *write_routes(sim, guarded, error),
+        *write_routes(sim, guarded, error, select_jobs),
     ]
 
     async def not_found(request: Request, exc: Exception) -> Response:

@@ -44,7 +44,15 @@ WS_ACTIONS = frozenset({"update-fence", "update-limit", "link", "unlink", "start
 _SECRET_HEADERS = frozenset({"authorization", "cookie"})
 
 
-def write_routes(sim: Simulator, guarded: Callable[[Handler], Handler], error: Callable[..., Response]) -> list[Route]:
+BULK_JOB_ACTIONS = frozenset({"hold", "release", "release-all-dependencies", "cancel", "cancel-pending"})
+
+
+def write_routes(
+    sim: Simulator,
+    guarded: Callable[[Handler], Handler],
+    error: Callable[..., Response],
+    select_jobs: Callable[[Request], list[Any]],
+) -> list[Route]:
     plan = sim.plan
 
     def recorded(handler: Handler) -> Handler:
@@ -104,6 +112,28 @@ def write_routes(sim: Simulator, guarded: Callable[[Handler], Handler], error: C
         body = await body_of(request)
         sim.actions.job(job, action, sim.now(), body, dict(request.query_params))
         return done("job", job.id)
+
+    async def bulk_job(request: Request) -> Response:
+        """The filter form: every job the OQL selects, at most ``max_object_affected`` (default 1).
+        What the real engine answers when more match is not documented; here it is a 400."""
+        action = request.path_params["action"]
+        if action not in BULK_JOB_ACTIONS:
+            raise ActionError(404, f"No resource at {request.url.path}.")
+        raw = request.query_params.get("max_object_affected", "1")
+        if not raw.isdigit() or not 1 <= int(raw) <= 10_000:
+            raise ActionError(400, "Parameter max_object_affected must be an integer between 1 and 10000.")
+        jobs = select_jobs(request)
+        if len(jobs) > int(raw):
+            raise ActionError(400, f"The filter matches {len(jobs)} objects, more than max_object_affected ({raw}).")
+        ok: list[dict[str, Any]] = []
+        failed: list[dict[str, Any]] = []
+        for job in jobs:
+            try:
+                sim.actions.job(job, action, sim.now(), {}, {})
+                ok.append({"id": job.id, "url": f"{API}/plan/job/{job.id}"})
+            except ActionError as exc:
+                failed.append({"id": job.id, "isError": True, "message": exc.message})
+        return JSONResponse({"successfulResourceResponses": ok, "failedResourceResponses": failed})
 
     async def rerun(request: Request) -> Response:
         found = plan.run_index.get(request.path_params["run_id"])
@@ -210,6 +240,7 @@ def write_routes(sim: Simulator, guarded: Callable[[Handler], Handler], error: C
     return [
         Route(f"{API}/plan/job/submit-ad-hoc-job", recorded(submit_adhoc), methods=["POST"]),
         Route(f"{API}/plan/job/run/{{run_id}}/action/rerun", recorded(rerun), methods=["PUT"]),
+        Route(f"{API}/plan/job/action/{{action}}", recorded(bulk_job), methods=["PUT"]),
         Route(f"{API}/plan/job/{{job_id}}/action/{{action}}", recorded(job_action), methods=["PUT"]),
         Route(f"{API}/plan/job/{{model_id}}/submit", recorded(submit_job), methods=["POST"]),
         Route(f"{API}/plan/jobstream/{{jobstream_id}}/action/{{action}}", recorded(stream_action), methods=["PUT"]),

@@ -95,6 +95,24 @@ class HwaActions:
         content = await self._act("PUT", path, what, "job", why, object_id=job_id, body=body, params=params)
         return self._answer(content, what)
 
+    async def bulk_job_action(
+        self, action: str, oql: str, max_objects: int, why: Justification
+    ) -> tuple[list[str], list[tuple[str, str]]]:
+        """PUT /plan/job/action/{action}?oql=…&max_object_affected=N (FilterActionResponseV2):
+        the ids acted on, and (id, message) for each failure. The engine's default N is 1."""
+        what = f"sending {action} to the jobs matching a filter"
+        path = f"/plan/job/action/{action}"
+        content = await self._act(
+            "PUT", path, what, "query", why, params={"oql": oql, "max_object_affected": max_objects}
+        )
+        try:
+            data = json.loads(content)
+            ok = [str(r["id"]) for r in data.get("successfulResourceResponses") or []]
+            failed = [(str(r.get("id")), str(r.get("message", ""))) for r in data.get("failedResourceResponses") or []]
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise HwaError(f"HWA engine '{self.engine}' answered {what} with something unreadable.") from exc
+        return ok, failed
+
     async def rerun(self, run_id: str, why: Justification, details: dict[str, Any]) -> ResourceResponse:
         """PUT /plan/job/run/{run_id}/action/rerun with RerunDetailsV2. The body is always sent as
         JSON (``{}`` at least): without the JSON content type the engine answers 415."""

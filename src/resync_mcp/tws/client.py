@@ -211,6 +211,7 @@ class HwaClient:
         offset: int,
         include_count: bool = True,
         scope: str | None = None,
+        fresh: bool = False,
     ) -> Page[H]:
         headers = {"Include-Count": "true" if include_count else "false"}
         if scope:
@@ -221,6 +222,7 @@ class HwaClient:
             kind="query",
             params={"oql": oql, "plan_filter": plan_filter, "limit": limit, "offset": offset},
             headers=headers,
+            fresh=fresh,
         )
         return self._parse(Page[model], response, what)  # type: ignore[valid-type]
 
@@ -234,6 +236,7 @@ class HwaClient:
         offset: int = 0,
         include_count: bool = True,
         scope: str | None = None,
+        fresh: bool = False,
     ) -> Page[JobInPlanV2]:
         """GET /plan/job. Raises HwaError (InvalidQuery on a bad filter)."""
         return await self._page(
@@ -246,6 +249,7 @@ class HwaClient:
             offset=offset,
             include_count=include_count,
             scope=scope,
+            fresh=fresh,
         )
 
     async def count_jobs(

@@ -157,6 +157,36 @@ TOOLS: list[ToolDef] = [
         "cancel_job_stream", "Cancel a job stream", "Cancel the jobs of a job stream that have not started.", _STREAM
     ),
     ToolDef(
+        "bulk_job_action",
+        "Act on several jobs",
+        "Hold, release, release dependencies of, or cancel every job a filter selects: a job stream pattern "
+        "(never a bare wildcard) plus optional status, name and workstation. Acts only when no more than "
+        "max_object_affected jobs match; preview lists them.",
+        [
+            (
+                "action",
+                Annotated[
+                    Literal["hold", "release", "release_all_dependencies", "cancel", "cancel_pending"],
+                    Field(description="What to do to each job"),
+                ],
+                REQUIRED,
+            ),
+            ("job_stream", Annotated[str, Field(max_length=40, description="Job stream name pattern")], REQUIRED),
+            (
+                "status",
+                Annotated[list[str] | None, Field(max_length=10, description="Only jobs in these statuses")],
+                None,
+            ),
+            ("name", Annotated[str | None, Field(max_length=40, description="Job name pattern")], None),
+            ("workstation", Annotated[str | None, Field(max_length=40, description="Workstation pattern")], None),
+            (
+                "max_object_affected",
+                Annotated[int, Field(ge=1, le=1000, description="At most this many jobs; more matches refuse")],
+                REQUIRED,
+            ),
+        ],
+    ),
+    ToolDef(
         "submit_job_stream",
         "Submit a job stream",
         "Add a job stream from its definition to the plan, with an optional alias, input arrival time and variables.",

@@ -51,6 +51,7 @@ class ControlService:
         tokens: ConfirmationTokens,
         idempotency: IdempotencyStore[ActionResult],
         max_reason_chars: int = 500,
+        bulk_cap: int = 50,
     ) -> None:
         self.engines = engines
         self.plan = plan
@@ -59,10 +60,11 @@ class ControlService:
         self.tokens = tokens
         self.idempotency = idempotency
         self.max_reason_chars = max_reason_chars
+        self.bulk_cap = bulk_cap
 
     async def _prepare(self, tool: str, engine: str | None, args: dict[str, Any]) -> tuple[Ctx, Prepared]:
         client = self.engines.get(engine)
-        ctx = Ctx(client, self.plan, args)
+        ctx = Ctx(client, self.plan, args, self.bulk_cap)
         return ctx, await PREPARE[tool](ctx)
 
     def _prints(self, tool: str, ctx: Ctx, prep: Prepared, principal: Principal) -> tuple[str, str]:

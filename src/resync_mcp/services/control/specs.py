@@ -3,6 +3,7 @@ state allows it, what it will do, how to send it, and what to read back afterwar
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -43,6 +44,7 @@ class Ctx:
     client: HwaClient
     plan: PlanService
     args: Mapping[str, Any]
+    bulk_cap: int = 50
 
 
 Prepare = Callable[[Ctx], Awaitable[Prepared]]
@@ -444,7 +446,87 @@ async def submit_adhoc(ctx: Ctx) -> Prepared:
     )
 
 
+BULK_WIRE = {
+    "hold": "hold",
+    "release": "release",
+    "release_all_dependencies": "release-all-dependencies",
+    "cancel": "cancel",
+    "cancel_pending": "cancel-pending",
+}
+
+
+async def bulk(ctx: Ctx) -> Prepared:
+    """One action on every job a filter selects: never a wildcard-everything filter, and never
+    more jobs than the caller named in max_object_affected (itself capped by the settings)."""
+    a = ctx.args
+    action = str(a["action"])
+    if action not in BULK_WIRE:
+        raise InvalidArgument(f"action must be one of {', '.join(BULK_WIRE)}.")
+    limit = int(a["max_object_affected"])
+    if not 1 <= limit <= ctx.bulk_cap:
+        raise InvalidArgument(f"max_object_affected must be between 1 and {ctx.bulk_cap} (security.bulk_max_objects).")
+    stream = f.name_pattern(str(a["job_stream"]), "job stream") or ""
+    if len(stream.replace("@", "")) < 2:
+        raise InvalidArgument(
+            "A bulk action needs a job stream pattern with at least two literal characters, never a bare wildcard.",
+            hint="Narrow it (e.g. FIN_DAILY_*) and add status, name or workstation filters.",
+        )
+    oql = f.conjunction(
+        [
+            f.match("jobStreamName", stream),
+            f.status_terms(
+                a.get("status"), internal_field="lastRunCompositeStatus.status", common_field="lastRunCommonStatus"
+            ),
+            f.match("name", p) if (p := f.name_pattern(a.get("name"), "job name")) else None,
+            f.match("workstation", "/" + p) if (p := f.name_pattern(a.get("workstation"), "workstation")) else None,
+        ]
+    )
+    assert oql is not None
+    page = await ctx.client.query_jobs(oql=oql, limit=ctx.bulk_cap + 1, fresh=True)
+    total = page.count if page.count is not None else len(page.results)
+    jobs = page.results
+    counts: dict[str, int] = {}
+    for j in jobs:
+        counts[_state(j)] = counts.get(_state(j), 0) + 1
+    summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none"
+    refusal = None
+    if total == 0:
+        refusal = "no job matches the filter"
+    elif total > limit:
+        refusal = f"{total} jobs match but max_object_affected is {limit}; narrow the filter or raise it knowingly"
+    ready = sum(1 for j in jobs if j.internal_status in pre.NOT_STARTED)
+    wire = BULK_WIRE[action]
+    outcome: dict[str, Any] = {}
+
+    async def send(acts: HwaActions, why: Justification) -> str:
+        ok, failed = await acts.bulk_job_action(wire, oql, limit, why)
+        outcome.update(ok=ok, failed=failed)
+        shown = "; ".join(f"{i}: {m[:120]}" for i, m in failed[:5])
+        return f"{len(ok)} done, {len(failed)} refused by HWA" + (f" ({shown})" if shown else "")
+
+    async def reread() -> str:
+        again = await ctx.client.query_jobs(oql=oql, limit=ctx.bulk_cap + 1, fresh=True)
+        after: dict[str, int] = {}
+        for j in again.results:
+            after[_state(j)] = after.get(_state(j), 0) + 1
+        return ", ".join(f"{n} {s}" for s, n in sorted(after.items())) or "none"
+
+    # Bound to the exact selection: if a job joins, leaves or changes state, a token no longer fits.
+    selection = ",".join(sorted(f"{j.id}:{_state(j)}" for j in jobs))
+    return Prepared(
+        ActionTarget(kind="selection", id=f"oql:{oql}"[:300], name=f"jobs of job streams {stream}", state=summary),
+        hashlib.sha256(selection.encode()).hexdigest(),
+        refusal,
+        f"{action.replace('_', ' ')} {total} job(s) matching {oql} ({ready} not started yet; "
+        "HWA refuses the others one by one)",
+        send,
+        reread,
+        [*(j.id for j in jobs), *{j.job_stream_id for j in jobs if j.job_stream_id}],
+    )
+
+
 PREPARE: dict[str, Prepare] = {
+    "bulk_job_action": bulk,
     "rerun_job": rerun,
     "hold_job": job_action("hold_job", "hold", "blocks", "hold job {name}: it will not start until released"),
     "release_job": job_action("release_job", "release", "frees", "release job {name}: it may start at once"),

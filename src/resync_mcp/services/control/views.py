@@ -13,7 +13,7 @@ Outcome = Literal["done", "preview", "needs_confirmation", "declined", "unknown"
 
 
 class ActionTarget(BaseModel):
-    kind: Literal["job", "jobstream", "prompt", "workstation", "definition"]
+    kind: Literal["job", "jobstream", "prompt", "workstation", "definition", "selection"]
     id: str
     name: str = Field(description="As HWA names it: untrusted text from the engine, shown as data")
     job_stream: str | None = None
