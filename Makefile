@@ -30,6 +30,7 @@ bench: setup
 	$(BIN)/python bench/bench_tools.py
 	$(BIN)/python bench/bench_startup.py
 	$(BIN)/python bench/bench_storm.py
+	$(BIN)/python bench/bench_control.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info
