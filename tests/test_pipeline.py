@@ -152,7 +152,7 @@ async def test_scope_reaches_the_cache_key_end_to_end(app: App, mcp: Client, sim
     before = client.requests_made
     await call_tool(mcp, "get_job", {"job": job.id})
     assert client.requests_made == before  # same scope: a hit
-    app.pipeline.stages[2] = AuthorizeStage(principal("another-team"))
+    app.pipeline.stages[3] = AuthorizeStage(principal("another-team"))
     await call_tool(mcp, "get_job", {"job": job.id})
     assert client.requests_made == before + 1  # another scope never reads the first one's entry
 
@@ -199,8 +199,8 @@ def test_composition_root_assembles_both_chains_in_the_documented_order(app: App
     assert [type(s) for s in app.pipeline.stages] == [
         ErrorBoundary,
         LogStage,
+        AuditStage,  # outside authorize, so that denied calls are recorded too
         AuthorizeStage,
-        AuditStage,
         FreshnessStage,
     ]
     assert [type(s) for s in app.upstream.stages()] == [CacheStage, BreakerStage, RetryStage, BulkheadStage]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 from dataclasses import dataclass, field
 
@@ -11,6 +12,9 @@ from mcp.server.mcpserver import MCPServer
 from redis.asyncio import Redis
 
 from resync_mcp import __version__
+from resync_mcp.audit.log import AuditLog
+from resync_mcp.audit.setup import open_store
+from resync_mcp.audit.store import AuditUnavailable
 from resync_mcp.cache.bus import Bus
 from resync_mcp.cache.codec import Codec
 from resync_mcp.cache.l2 import RedisL2
@@ -65,13 +69,27 @@ class App:
     server: MCPServer
     simulators: dict[str, Simulator] = field(default_factory=dict)
     control: ControlService | None = None
+    audit: AuditLog | None = None
 
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self) -> None:
-        """Start background work (the Redis bus listener). Startup never waits on Redis."""
-        if self.upstream.bus is not None and not self._tasks:
-            self._tasks.append(asyncio.get_running_loop().create_task(self.upstream.bus.run()))
+        """Start background work (the Redis bus listener, the audit group commit). Startup
+        never waits on Redis."""
+        if self._tasks:
+            return
+        loop = asyncio.get_running_loop()
+        if self.upstream.bus is not None:
+            self._tasks.append(loop.create_task(self.upstream.bus.run()))
+        if self.audit is not None:
+            self._tasks.append(loop.create_task(self._audit_commits(self.audit)))
+
+    async def _audit_commits(self, audit: AuditLog) -> None:
+        every = self.settings.audit.group_commit_ms / 1000
+        while True:
+            await asyncio.sleep(every)
+            with contextlib.suppress(AuditUnavailable):  # counted by the store; health shows it
+                audit.store.flush()
 
     async def aclose(self) -> None:
         for task in self._tasks:
@@ -82,6 +100,8 @@ class App:
             await self.upstream.cache.drain()
         if self.upstream.redis is not None:
             await self.upstream.redis.aclose()
+        if self.audit is not None:
+            self.audit.store.close()
         await self.engines.aclose()
 
 
@@ -193,10 +213,13 @@ def build_app(
         confirm=frozenset(sec.confirm_tools) if sec.confirm_tools is not None else default_confirm(),
         read_only=sec.read_only,
     )
-    pipeline = Pipeline(
-        [ErrorBoundary(), LogStage(clock), AuthorizeStage(principal, policy), AuditStage(), FreshnessStage()]
+    authorize = AuthorizeStage(principal, policy)
+    audit = (
+        AuditLog(open_store(settings.audit, clock), lambda: authorize.principal.id) if settings.audit.enabled else None
     )
-    health = HealthService(engines, upstream, clock)
+    # Audit sits outside authorize so that denied calls are recorded too.
+    pipeline = Pipeline([ErrorBoundary(), LogStage(clock), AuditStage(audit, clock), authorize, FreshnessStage()])
+    health = HealthService(engines, upstream, clock, audit)
     control = ControlService(
         engines,
         service,
@@ -215,7 +238,8 @@ def build_app(
         health,
         control,
         tools,
+        audit,
         version=__version__,
         log_level=settings.log_level,
     )
-    return App(settings, clock, engines, service, pipeline, upstream, server, sims, control)
+    return App(settings, clock, engines, service, pipeline, upstream, server, sims, control, audit)

@@ -45,6 +45,21 @@ def _parser() -> argparse.ArgumentParser:
     _demo_flags(demo, with_switch=False)
 
     sub.add_parser("check", help="validate settings and probe each engine (secrets are never printed)")
+
+    audit = sub.add_parser("audit", help="verify, read and manage the audit chain")
+    asub = audit.add_subparsers(dest="audit_command", required=True)
+    asub.add_parser("verify", help="check every link and checkpoint; exit 1 at the first bad record")
+    for name, helptext in (("show", "print records, one safe line each"), ("export", "JSONL, one record per line")):
+        cmd = asub.add_parser(name, help=helptext + " (decrypted with the KEK)")
+        cmd.add_argument("--since", help="ISO time, inclusive")
+        cmd.add_argument("--until", help="ISO time, inclusive")
+        cmd.add_argument("--principal")
+        cmd.add_argument("--tool")
+        cmd.add_argument("--outcome", choices=["ok", "error", "denied", "unknown"])
+        cmd.add_argument("--limit", type=int)
+    asub.add_parser("rotate-key", help="start a new data-key epoch (recorded in the chain)")
+    shred = asub.add_parser("shred", help="destroy a subject's data keys (crypto-shredding)")
+    shred.add_argument("--subject", required=True, help="the principal id whose records become unreadable")
     return p
 
 
@@ -95,6 +110,8 @@ def main(argv: list[str] | None = None) -> int:
         logs.configure(settings.log_level, settings.log_format)
         if args.command == "serve":
             return _serve(settings)
+        if args.command == "audit":
+            return _audit(settings, args)
         if args.command == "demo":
             from resync_mcp.demo import run_demo
 
@@ -107,6 +124,22 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def _audit(settings: Settings, args: argparse.Namespace) -> int:
+    from resync_mcp.audit import setup
+    from resync_mcp.audit.reader import Filter
+    from resync_mcp.clock import SystemClock
+
+    a, clock = settings.audit, SystemClock()
+    if args.audit_command == "verify":
+        return setup.run_verify(a)
+    if args.audit_command in ("show", "export"):
+        flt = Filter(args.since, args.until, args.principal, args.tool, args.outcome)
+        return setup.run_show(a, clock, flt, jsonl=args.audit_command == "export", limit=args.limit)
+    if args.audit_command == "rotate-key":
+        return setup.run_rotate(a, clock)
+    return setup.run_shred(a, clock, args.subject)
 
 
 def _serve(settings: Settings) -> int:

@@ -201,6 +201,47 @@ class SecuritySettings(_Frozen):
         return self
 
 
+class AuditSettings(_Frozen):
+    enabled: bool = True
+    dir: Path = Path("resync-data/audit")  # the SQLite chain, its auto-created keys, local checkpoints
+    kek: SecretStr | None = None  # base64 of 32 bytes; env only (RESYNC_AUDIT__KEK)
+    kek_file: Path | None = None
+    signing_key_file: Path | None = None  # Ed25519 private key (PEM); default <dir>/checkpoint-signing.pem
+    trusted_keys: tuple[str, ...] = ()  # hex Ed25519 public keys accepted on checkpoints; () = this server's own
+    external_dir: Path | None = None  # checkpoints are also written here (shared storage)
+    checkpoint_every: int = Field(default=1000, ge=1, le=1_000_000)
+    checkpoint_interval_s: float = Field(default=300.0, ge=1, le=86_400)
+    group_commit_max: int = Field(default=256, ge=1, le=100_000)
+    group_commit_ms: float = Field(default=50.0, ge=1, le=10_000)
+
+    def kek_bytes(self) -> bytes | None:
+        """The key-encryption key, or None when neither the env nor a file gives one.
+
+        Raises:
+            ConfigError: when the key cannot be read or is not 32 bytes of base64.
+        """
+        raw: str | None = None
+        if self.kek is not None:
+            raw = self.kek.get_secret_value()
+        elif self.kek_file is not None:
+            try:
+                raw = self.kek_file.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ConfigError(f"Cannot read audit.kek_file: {exc.strerror}.") from None
+        if raw is None:
+            return None
+        try:
+            key = base64.b64decode(raw, validate=True)
+        except ValueError:
+            key = b""
+        if len(key) != 32:
+            raise ConfigError(
+                "Setting audit.kek must be 32 random bytes in base64.",
+                hint="Create one with: python -c 'import os,base64;print(base64.b64encode(os.urandom(32)).decode())'",
+            )
+        return key
+
+
 class DemoSettings(_Frozen):
     enabled: bool = False
     seed: int = Field(default=42, ge=0)
@@ -222,6 +263,7 @@ class Settings(BaseSettings):
     resilience: ResilienceSettings = ResilienceSettings()
     demo: DemoSettings = DemoSettings()
     security: SecuritySettings = SecuritySettings()
+    audit: AuditSettings = AuditSettings()
 
     @field_validator("engines")
     @classmethod
@@ -293,6 +335,11 @@ class _TomlSource(PydanticBaseSettingsSource):
             raise ConfigError(f"Cannot read config file {path}: {exc.strerror}.", hint="Fix --config.") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"Config file {path} is not valid TOML: {exc}.") from None
+        if "kek" in (self._data.get("audit") or {}):
+            raise ConfigError(
+                f"Setting audit.kek must not be written in the config file {path}.",
+                hint=f"Set {ENV_PREFIX}AUDIT__KEK in the environment or 'kek_file' in the config instead.",
+            )
         if "l2_key" in (self._data.get("cache") or {}):
             raise ConfigError(
                 f"Setting cache.l2_key must not be written in the config file {path}.",

@@ -330,8 +330,8 @@ async def test_control_tools_carry_honest_annotations(mcp: Client) -> None:
     tools = {t.name: t for t in (await mcp.list_tools()).tools}
     for name, rule in RULES.items():
         a = tools[name].annotations
-        assert a is not None and a.read_only_hint is (rule.toolset == "read"), name
-        if rule.toolset != "read":
+        assert a is not None and a.read_only_hint is (not rule.writes), name
+        if rule.writes:
             assert a.destructive_hint is rule.destructive and a.idempotent_hint is rule.idempotent, name
             assert tools[name].output_schema and "state_before" in tools[name].output_schema["properties"]
 
@@ -385,7 +385,7 @@ def legal_args(sim: Simulator, tool: str) -> dict[str, Any]:
 
 
 JOB_TOOLS = {tool: legal for tool, legal, _, _ in JOB_CASES}
-CONTROL = sorted(n for n, r in RULES.items() if r.toolset != "read")
+CONTROL = sorted(n for n, r in RULES.items() if r.writes)
 
 
 @pytest.mark.parametrize("tool", CONTROL)

@@ -29,6 +29,11 @@ class ToolRule:
     toolset: Toolset
     destructive: bool = False  # its effect cannot be undone by another tool
     idempotent: bool = True  # calling it again with the same arguments changes nothing more
+    reads_only: bool = False  # outside the read toolset, yet changes nothing (e.g. the audit reader)
+
+    @property
+    def writes(self) -> bool:
+        return self.toolset != "read" and not self.reads_only
 
 
 # Every tool the server can expose. A test checks this table against the registered tools.
@@ -65,6 +70,7 @@ RULES: Mapping[str, ToolRule] = {
     "reply_prompt": ToolRule("operate", destructive=True),
     "bulk_job_action": ToolRule("operate", destructive=True),
     "submit_adhoc_job": ToolRule("admin", destructive=True, idempotent=False),
+    "recent_audit_entries": ToolRule("admin", reads_only=True),
     "set_workstation_fence": ToolRule("admin"),
     "set_workstation_limit": ToolRule("admin"),
     "link_workstation": ToolRule("admin"),

@@ -2,19 +2,40 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import MCPServer
 
+from resync_mcp.audit.log import AuditLog, ClientInfo, client_var
 from resync_mcp.config import LimitSettings
 from resync_mcp.server import resources
 from resync_mcp.server.instructions import INSTRUCTIONS
 from resync_mcp.server.pipeline import Pipeline
 from resync_mcp.server.tools import Runner
+from resync_mcp.server.tools import audit as audit_tools
 from resync_mcp.server.tools import control as control_tools
 from resync_mcp.server.tools import health as health_tools
 from resync_mcp.server.tools import plan as plan_tools
 from resync_mcp.services.control.service import ControlService
 from resync_mcp.services.health import HealthService
 from resync_mcp.services.plan import PlanService
+
+
+class ClientInfoMiddleware:
+    """Tells the audit which client (name, version) and transport each request came from."""
+
+    async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        params = ctx.session.client_params if ctx.session is not None else None
+        info = params.client_info if params is not None else None
+        transport = "http" if getattr(ctx.request, "headers", None) is not None else "local"
+        token = client_var.set(
+            ClientInfo(info.name[:100] if info else None, info.version[:50] if info else None, transport)
+        )
+        try:
+            return await call_next(ctx)
+        finally:
+            client_var.reset(token)
 
 
 def build_server(
@@ -24,6 +45,7 @@ def build_server(
     health: HealthService,
     control: ControlService,
     tools: frozenset[str],
+    audit: AuditLog | None = None,
     *,
     version: str,
     log_level: str = "INFO",
@@ -34,11 +56,13 @@ def build_server(
         instructions=INSTRUCTIONS,
         version=version,
         log_level=log_level,  # type: ignore[arg-type]
+        middleware=[ClientInfoMiddleware()],
     )
     runner = Runner(pipeline)
     plan_tools.register(mcp, svc, runner, limits)
     health_tools.register(mcp, health, runner)
     control_tools.register(mcp, control, runner, pipeline)
+    audit_tools.register(mcp, audit, runner)
     for tool in mcp._tool_manager.list_tools():  # expose only what the settings enable
         if tool.name not in tools:
             mcp.remove_tool(tool.name)

@@ -17,8 +17,9 @@ from typing import Any, Protocol
 import structlog
 from pydantic import BaseModel
 
+from resync_mcp.audit.log import AuditLog, audit_scope_var
 from resync_mcp.clock import Clock
-from resync_mcp.errors import NotAllowed, ResyncError
+from resync_mcp.errors import NotAllowed, OutcomeUnknown, ResyncError
 from resync_mcp.security.policy import RULES, Decision, Deny, Policy, Principal, decide, default_confirm
 from resync_mcp.tws.upstream import Freshness, freshness_var, scope_var
 
@@ -69,7 +70,7 @@ class ErrorBoundary:
             rule = RULES.get(call.tool)
             effect = (
                 "nothing was changed"
-                if rule is None or rule.toolset == "read"
+                if rule is None or not rule.writes
                 else "the action may or may not have reached HWA: read the object's state before anything else"
             )
             raise ToolFailure(
@@ -124,10 +125,52 @@ class AuthorizeStage:
 
 
 class AuditStage:
-    """Seam for the audit chain (its own issue): records nothing yet, passes every call on."""
+    """Records every tool call in the audit chain: allowed, denied, failed or served from cache.
+
+    It sits outside AuthorizeStage so that denials are recorded too. Control actions write a
+    durable intent through the scope it opens (before the HWA call); this stage writes the
+    outcome after. Without an audit log (``audit.enabled = false``) it passes calls through.
+    """
+
+    def __init__(self, audit: AuditLog | None = None, clock: Clock | None = None) -> None:
+        self.audit = audit
+        self._clock = clock
 
     async def __call__(self, call: ToolCall, next: Next) -> Any:
-        return await next(call)
+        if self.audit is None:
+            return await next(call)
+        scope = self.audit.scope(call.tool, call.engine, call.arguments, call.correlation_id)
+        collector = Freshness()
+        tokens = (audit_scope_var.set(scope), freshness_var.set(collector))
+        started = self._clock.monotonic() if self._clock else 0.0
+        details: dict[str, Any] = {"outcome": "error"}
+        try:
+            result = await next(call)
+            action = getattr(result, "outcome", None)
+            details["outcome"] = "unknown" if action == "unknown" else "ok"
+            if action is not None:
+                details["action_outcome"] = action
+            return result
+        except NotAllowed as exc:
+            details.update(outcome="denied", error=exc.message)
+            raise
+        except OutcomeUnknown as exc:
+            details.update(outcome="unknown", error=exc.message)
+            raise
+        except ResyncError as exc:
+            details["error"] = exc.message
+            raise
+        except Exception as exc:
+            details["error"] = type(exc).__name__
+            raise
+        finally:
+            freshness_var.reset(tokens[1])
+            audit_scope_var.reset(tokens[0])
+            details["hwa_requests"] = collector.sent
+            details["served_from_cache"] = sum(1 for s in collector.sources if s != "upstream")
+            if self._clock:
+                details["latency_ms"] = round((self._clock.monotonic() - started) * 1000, 2)
+            self.audit.outcome(scope, details, durable=bool(scope.intents))
 
 
 class FreshnessStage:
@@ -135,12 +178,14 @@ class FreshnessStage:
     it ``stale`` when any of that data was served stale from the cache."""
 
     async def __call__(self, call: ToolCall, next: Next) -> Any:
-        collector = Freshness()
-        token = freshness_var.set(collector)
+        outer = freshness_var.get()  # the audit stage's, when there is one: it counts the same reads
+        collector = outer or Freshness()
+        token = freshness_var.set(collector) if outer is None else None
         try:
             result = await next(call)
         finally:
-            freshness_var.reset(token)
+            if token is not None:
+                freshness_var.reset(token)
         if isinstance(result, BaseModel) and collector.oldest is not None and "as_of" in type(result).model_fields:
             as_of = min(getattr(result, "as_of"), collector.oldest)  # noqa: B009
             result = result.model_copy(update={"as_of": as_of, "stale": collector.stale})

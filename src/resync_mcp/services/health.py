@@ -5,12 +5,13 @@ from __future__ import annotations
 import statistics
 from typing import Protocol
 
+from resync_mcp.audit.log import AuditLog
 from resync_mcp.cache.bus import Bus
 from resync_mcp.cache.stage import CacheStage
 from resync_mcp.clock import Clock
 from resync_mcp.resilience.stages import BreakerStage, BulkheadStage, RetryStage
 from resync_mcp.services.engines import EngineRegistry
-from resync_mcp.services.views import EngineHealth, HealthResult, RedisHealth
+from resync_mcp.services.views import AuditHealth, EngineHealth, HealthResult, RedisHealth
 
 
 class Stages(Protocol):
@@ -30,7 +31,8 @@ def _pct(values: list[float], q: float) -> float | None:
 
 
 class HealthService:
-    def __init__(self, engines: EngineRegistry, stages: Stages, clock: Clock) -> None:
+    def __init__(self, engines: EngineRegistry, stages: Stages, clock: Clock, audit: AuditLog | None = None) -> None:
+        self._audit = audit
         self._engines = engines
         self._s = stages
         self._clock = clock
@@ -73,11 +75,26 @@ class HealthService:
                 bus_subscribed=bus is not None and bus.subscribed.is_set(),
                 bus_losses=bus.losses if bus is not None else 0,
             )
+        audit = None
+        if self._audit is not None:
+            st = self._audit.store.status()
+            audit = AuditHealth(
+                healthy=st["healthy"],
+                records=st["records"],
+                pending=st["pending"],
+                dropped=st["dropped"],
+                unrecorded_calls=self._audit.unrecorded,
+                last_checkpoint_seq=st["last_checkpoint_seq"],
+                key_epoch=st["key_epoch"],
+                last_error=st["last_error"],
+            )
         closed = all(r.breaker == "closed" for r in rows) and (redis is None or redis.breaker == "closed")
+        ok = closed and (audit is None or audit.healthy)
         return HealthResult(
             as_of=self._clock.now(),
-            status="ok" if closed else "degraded",
+            status="ok" if ok else "degraded",
             engines=rows,
+            audit=audit,
             redis=redis,
             cache_enabled=self._s.cache is not None,
             cache_by_class=stats,

@@ -249,10 +249,22 @@ class RedisHealth(BaseModel):
     bus_losses: int = Field(description="times the channel was lost (each flushed L1)")
 
 
+class AuditHealth(BaseModel):
+    healthy: bool = Field(description="false while the audit store cannot write: control actions are refused")
+    records: int
+    pending: int = Field(description="read records waiting for the next group commit")
+    dropped: int = Field(description="records that could not be written")
+    unrecorded_calls: int = Field(description="read calls answered while the store could not write")
+    last_checkpoint_seq: int
+    key_epoch: int
+    last_error: str | None
+
+
 class HealthResult(BaseModel):
     as_of: datetime
-    status: str = Field(description="ok, or degraded when a breaker (engine or Redis) is not closed")
+    status: str = Field(description="ok, or degraded when a breaker is not closed or the audit cannot write")
     engines: list[EngineHealth]
+    audit: AuditHealth | None = Field(default=None, description="null when the audit chain is disabled")
     redis: RedisHealth | None = Field(description="the shared L2 cache; null when not configured")
     cache_enabled: bool
     cache_by_class: dict[str, dict[str, int]] = Field(description="hit / miss / stale / ... counts per data class")

@@ -91,6 +91,9 @@ class HwaClient:
     async def _http_fetch(self, call: UpstreamCall) -> Fetched:
         """The innermost stage: one HTTP GET, its errors mapped at the one boundary."""
         self.requests_made += 1
+        collector = freshness_var.get()
+        if collector is not None:
+            collector.sent += 1
         started = self._clock.monotonic()
         try:
             with anyio.fail_after(self._total_timeout_s):

@@ -74,6 +74,7 @@ class Freshness:
     oldest: datetime | None = None
     stale: bool = False
     sources: list[str] = field(default_factory=list)
+    sent: int = 0  # HTTP requests that really left for the engine (retries and writes included)
 
     def record(self, fetched: Fetched) -> None:
         if self.oldest is None or fetched.as_of < self.oldest:

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal
 
+from resync_mcp.audit.log import audit_scope_var
+from resync_mcp.audit.store import AuditUnavailable
 from resync_mcp.cache.stage import CacheStage
 from resync_mcp.clock import Clock
 from resync_mcp.errors import InvalidArgument, OutcomeUnknown, Refused, ResyncError
@@ -231,6 +233,24 @@ class ControlService:
         ticket: str | None,
     ) -> ActionResult:
         common = {**base, "downstream": downstream, "idempotency_key": key, "justification": reason, "ticket": ticket}
+        scope = audit_scope_var.get()
+        if scope is not None:
+            try:  # the intent is on disk (fsync'd) before anything leaves for HWA
+                scope.intent(
+                    {
+                        "action": prep.action,
+                        "target": prep.target.model_dump(),
+                        "idempotency_key": key,
+                        "justification": reason,
+                        "ticket": ticket,
+                    }
+                )
+            except AuditUnavailable as exc:
+                raise Refused(
+                    f"{base['tool']} refused: the audit store cannot record the intent, so nothing was sent to HWA "
+                    f"({exc.message})",
+                    hint="Reads still work. Fix the audit store (disk space, permissions), then try again.",
+                ) from None
         try:
             reference = await prep.send(HwaActions(ctx.client), why)
         except OutcomeUnknown as exc:
