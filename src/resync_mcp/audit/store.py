@@ -157,8 +157,10 @@ class AuditStore:
     def close(self) -> None:
         if self._db is None:
             return
-        with contextlib.suppress(AuditUnavailable):
+        with contextlib.suppress(AuditUnavailable, sqlite3.Error, OSError):
             self.flush()
+            if self._committed[0] != self._last_cp[0]:
+                self.checkpoint()  # a clean shutdown leaves its head signed: the tail is provable too
         self._db.close()
         self._db = None
 

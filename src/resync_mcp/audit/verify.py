@@ -23,6 +23,7 @@ from resync_mcp.audit.crypto import verify_signature
 class Report:
     records: int = 0
     checkpoints: int = 0
+    attested: int = 0  # the highest seq a valid checkpoint covers
     problems: list[tuple[int, str]] = field(default_factory=list)  # (seq, what)
 
     @property
@@ -35,7 +36,9 @@ class Report:
 
     def summary(self) -> str:
         if self.ok:
-            return f"audit chain OK: {self.records} records, {self.checkpoints} checkpoints verified"
+            tail = self.records - self.attested
+            note = f"; the last {tail} record(s) follow the last checkpoint (chained, not yet signed)" if tail else ""
+            return f"audit chain OK: {self.records} records, {self.checkpoints} checkpoints verified{note}"
         seq = self.first_bad_seq
         first = next(what for s, what in sorted(self.problems) if s == seq)
         return f"audit chain BROKEN at seq {seq}: {first} ({len(self.problems)} problem(s))"
@@ -123,3 +126,4 @@ def _check_checkpoint(where: str, cp: Any, heads: list[str], last: int, trusted:
         report.problems.append((max(seq, 1), f"{where} checkpoint at {seq} does not match the chain (rewritten)"))
         return
     report.checkpoints += 1
+    report.attested = max(report.attested, seq)

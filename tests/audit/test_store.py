@@ -1,0 +1,108 @@
+"""The store: append, group commit, checkpoints, rotation, shredding, failure, recovery."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from resync_mcp.audit.reader import Filter, entries, render_line
+from resync_mcp.audit.store import AuditStore, AuditUnavailable
+from resync_mcp.audit.verify import verify
+from resync_mcp.clock import FakeClock
+from tests.audit.helpers import fill, make_store, trusted
+
+
+def test_a_filled_chain_verifies_with_its_checkpoints_inside_and_outside(tmp_path: Path) -> None:
+    store = make_store(tmp_path)
+    fill(store, 23)
+    report = verify(store.path, trusted=trusted(store), external_dir=tmp_path / "external")
+    assert report.ok, report.problems
+    external = list((tmp_path / "external").glob("checkpoint-*.json"))
+    assert len(external) >= 3  # about every 5 records, at commit boundaries
+    assert report.records == 23 and report.checkpoints == 2 * len(external)  # each is local and external
+
+
+def test_read_records_wait_for_a_group_commit_durable_ones_do_not(tmp_path: Path) -> None:
+    store = make_store(tmp_path)
+    store.append("call", "a", {"n": 1}, durable=False)
+    db = sqlite3.connect(store.path)
+    assert db.execute("SELECT count(*) FROM records").fetchone()[0] == 0  # waiting in the group
+    store.append("intent", "a", {"n": 2}, durable=True)
+    assert db.execute("SELECT count(*) FROM records").fetchone()[0] == 2  # committed together, in order
+
+
+def test_payloads_are_encrypted_and_read_back_with_the_key(tmp_path: Path) -> None:
+    store = make_store(tmp_path)
+    store.append("call", "alice", {"tool": "kill_job", "arguments": {"job": "PAYROLL_01"}}, durable=True)
+    raw = (tmp_path / "audit.db").read_bytes() + (tmp_path / "audit.db-wal").read_bytes()
+    assert b"PAYROLL_01" not in raw and b"kill_job" not in raw
+    [entry] = entries(store, Filter())
+    assert entry["arguments"] == {"job": "PAYROLL_01"}
+
+
+def test_rotation_starts_new_keys_and_old_records_still_read(tmp_path: Path) -> None:
+    store = make_store(tmp_path)
+    store.append("call", "alice", {"tool": "a"}, durable=True)
+    assert store.rotate_key() == 2
+    store.append("call", "alice", {"tool": "b"}, durable=True)
+    got = list(entries(store, Filter()))
+    assert [e["kind"] for e in got] == ["call", "rotation", "call"] and got[0]["tool"] == "a" and got[2]["tool"] == "b"
+    ids = [r[0] for r in sqlite3.connect(store.path).execute("SELECT key_id FROM records ORDER BY seq")]
+    assert ids[0] != ids[2] and ids[0].endswith(".1") and ids[2].endswith(".2")
+    assert verify(store.path, trusted=trusted(store)).ok
+
+
+def test_shredding_a_subject_makes_its_records_unreadable_and_the_chain_still_verifies(tmp_path: Path) -> None:
+    store = make_store(tmp_path)
+    store.append("call", "alice", {"tool": "secret-of-alice"}, durable=True)
+    store.append("call", "bob", {"tool": "bobs"}, durable=True)
+    store.rotate_key()
+    store.append("call", "alice", {"tool": "later-alice"}, durable=True)
+    assert store.shred("alice") == 2  # both epochs
+    store.close()
+    reopened = AuditStore(store.path, store._kek, store._signer, FakeClock()).open()
+    got = list(entries(reopened, Filter()))
+    assert got[0] == {"seq": 1, "ts": got[0]["ts"], "kind": "call", "shredded": True}
+    assert got[1]["tool"] == "bobs" and got[3].get("shredded") is True and got[-1]["kind"] == "shred"
+    assert verify(store.path, trusted=trusted(store), external_dir=tmp_path / "external").ok
+
+
+def test_a_write_failure_drops_and_counts_then_recovers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = make_store(tmp_path)
+    fill(store, 3)
+
+    def disk_full(rows: object) -> None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(store, "_write", disk_full)
+    with pytest.raises(AuditUnavailable) as info:
+        store.append("intent", "a", {"x": 1}, durable=True)
+    assert "disk is full" in str(info.value) and not store.healthy and store.stats.dropped == 1
+    monkeypatch.undo()
+    store.append("intent", "a", {"x": 2}, durable=True)
+    assert store.healthy and verify(store.path, trusted=trusted(store)).ok  # no gap: the failed one never took a seq
+
+
+def test_a_torn_trailing_record_is_discarded_and_the_discard_recorded(tmp_path: Path) -> None:
+    store = make_store(tmp_path, external=False)
+    fill(store, 4)
+    store.close()
+    db = sqlite3.connect(tmp_path / "audit.db")
+    db.execute("UPDATE records SET ct = substr(ct, 1, 10) WHERE seq = 4")  # half-written
+    db.commit()
+    db.close()
+    reopened = AuditStore(store.path, store._kek, store._signer, FakeClock()).open()
+    assert reopened.stats.recovered == [4]
+    got = list(entries(reopened, Filter()))
+    assert got[-1]["kind"] == "recovery" and got[-1]["discarded_seq"] == 4 and got[-1]["seq"] == 4
+    assert verify(store.path, trusted=trusted(store)).ok
+
+
+def test_show_lines_cannot_be_forged_by_hostile_names(tmp_path: Path) -> None:
+    store = make_store(tmp_path)
+    hostile = 'JOB\n       2 2026-01-01T00:00:00Z call      tool="fake"\x1b[2J\u202e'
+    store.append("call", "a", {"tool": "get_job", "arguments": {"job": hostile}}, durable=True)
+    [line] = [render_line(e) for e in entries(store, Filter())]
+    assert "\n" not in line and "\x1b" not in line and "\u202e" not in line and "\\u001b" in line
