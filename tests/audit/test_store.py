@@ -86,9 +86,10 @@ def test_a_write_failure_drops_and_counts_then_recovers(tmp_path: Path, monkeypa
 
 
 def test_a_torn_trailing_record_is_discarded_and_the_discard_recorded(tmp_path: Path) -> None:
-    store = make_store(tmp_path, external=False)
+    store = make_store(tmp_path, external=False, every=100)
     fill(store, 4)
-    store.close()
+    assert store._db is not None
+    store._db.close()  # a crash: no clean shutdown, no final checkpoint
     db = sqlite3.connect(tmp_path / "audit.db")
     db.execute("UPDATE records SET ct = substr(ct, 1, 10) WHERE seq = 4")  # half-written
     db.commit()
