@@ -31,6 +31,7 @@ bench: setup
 	$(BIN)/python bench/bench_startup.py
 	$(BIN)/python bench/bench_storm.py
 	$(BIN)/python bench/bench_control.py
+	$(BIN)/python bench/bench_audit.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info
