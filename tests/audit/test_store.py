@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import sqlite3
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from resync_mcp.audit.reader import Filter, entries, render_line
+from resync_mcp.audit.redact import redact
 from resync_mcp.audit.store import AuditStore, AuditUnavailable
 from resync_mcp.audit.verify import verify
 from resync_mcp.clock import FakeClock
@@ -107,3 +111,31 @@ def test_show_lines_cannot_be_forged_by_hostile_names(tmp_path: Path) -> None:
     store.append("call", "a", {"tool": "get_job", "arguments": {"job": hostile}}, durable=True)
     [line] = [render_line(e) for e in entries(store, Filter())]
     assert "\n" not in line and "\x1b" not in line and "\u202e" not in line and "\\u001b" in line
+
+
+@settings(max_examples=60, deadline=None)
+@given(text=st.text(max_size=300), key=st.text(min_size=1, max_size=30))
+def test_hostile_strings_round_trip_and_render_on_one_line(text: str, key: str) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        store = make_store(Path(tmp))
+        store.append("call", text or "x", {"tool": "get_job", "arguments": {key: text}}, durable=True)
+        [entry] = list(entries(store, Filter()))
+        shown = render_line(entry)
+        assert "\n" not in shown and "\r" not in shown and "\x1b" not in shown
+        store.close()
+        assert verify(store.path, trusted=trusted(store)).ok
+        assert entry["arguments"] == {key: text}  # stored and read back exactly, whatever it holds
+
+
+def test_secrets_are_redacted_before_they_are_recorded() -> None:
+    args = {
+        "job": "A",
+        "password": "hunter2",
+        "nested": {"api_key": "k", "note": "Authorization: Bearer abcdefghijklmnop"},
+        "confirmation_token": "ct_xyz",
+        "text": "x" * 5000,
+    }
+    out = redact(args)
+    assert out["job"] == "A" and out["password"] == "[redacted]" and out["confirmation_token"] == "[redacted]"
+    assert out["nested"]["api_key"] == "[redacted]" and "abcdefghijklmnop" not in out["nested"]["note"]
+    assert len(out["text"]) < 2100
