@@ -27,6 +27,34 @@ _SECRET_KEYS = frozenset({"password", "token"})
 DEMO_ENGINE = "demo"
 
 
+def _key_32(value: SecretStr | None, file: Path | None, setting: str) -> bytes | None:
+    """32 bytes of base64 from the environment (``value``) or a file, or None when neither is set.
+
+    Raises:
+        ConfigError: when the file cannot be read or the key is not 32 bytes of base64.
+    """
+    raw: str | None = None
+    if value is not None:
+        raw = value.get_secret_value()
+    elif file is not None:
+        try:
+            raw = file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"Cannot read {setting}_file: {exc.strerror}.") from None
+    if raw is None:
+        return None
+    try:
+        key = base64.b64decode(raw, validate=True)
+    except ValueError:
+        key = b""
+    if len(key) != 32:
+        raise ConfigError(
+            f"Setting {setting} must be 32 random bytes in base64.",
+            hint="Create one with: python -c 'import os,base64;print(base64.b64encode(os.urandom(32)).decode())'",
+        )
+    return key
+
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -139,26 +167,7 @@ class CacheSettings(_Frozen):
         Raises:
             ConfigError: when the key cannot be read or is not 32 bytes of base64.
         """
-        raw: str | None = None
-        if self.l2_key is not None:
-            raw = self.l2_key.get_secret_value()
-        elif self.l2_key_file is not None:
-            try:
-                raw = self.l2_key_file.read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise ConfigError(f"Cannot read cache.l2_key_file: {exc.strerror}.") from None
-        if raw is None:
-            return None
-        try:
-            key = base64.b64decode(raw, validate=True)
-        except ValueError:
-            key = b""
-        if len(key) != 32:
-            raise ConfigError(
-                "Setting cache.l2_key must be 32 random bytes in base64.",
-                hint="Create one with: python -c 'import os,base64;print(base64.b64encode(os.urandom(32)).decode())'",
-            )
-        return key
+        return _key_32(self.l2_key, self.l2_key_file, "cache.l2_key")
 
 
 class ResilienceSettings(_Frozen):
@@ -220,26 +229,7 @@ class AuditSettings(_Frozen):
         Raises:
             ConfigError: when the key cannot be read or is not 32 bytes of base64.
         """
-        raw: str | None = None
-        if self.kek is not None:
-            raw = self.kek.get_secret_value()
-        elif self.kek_file is not None:
-            try:
-                raw = self.kek_file.read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise ConfigError(f"Cannot read audit.kek_file: {exc.strerror}.") from None
-        if raw is None:
-            return None
-        try:
-            key = base64.b64decode(raw, validate=True)
-        except ValueError:
-            key = b""
-        if len(key) != 32:
-            raise ConfigError(
-                "Setting audit.kek must be 32 random bytes in base64.",
-                hint="Create one with: python -c 'import os,base64;print(base64.b64encode(os.urandom(32)).decode())'",
-            )
-        return key
+        return _key_32(self.kek, self.kek_file, "audit.kek")
 
 
 class DemoSettings(_Frozen):
