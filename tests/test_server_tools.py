@@ -157,6 +157,7 @@ async def test_resources_and_templates(mcp: Client, sim: Simulator) -> None:
         "hwa://{engine}/job/{job_id}",
         "hwa://{engine}/jobstream/{jobstream_id}",
         "hwa://{engine}/job/{job_id}/log",
+        "kb://doc/{doc_id}",
     }
     assert all(t.description for t in templates.values())
     job = sim.plan.jobs[0]

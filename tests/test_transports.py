@@ -16,6 +16,7 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.sse import sse_client
 
+from resync_mcp.security.policy import RULES
 from tests.conftest import call
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
@@ -154,7 +155,7 @@ def test_stdio_survives_malformed_json_rpc(tmp_path: object) -> None:
         proc.kill()
         proc.wait(timeout=10)
     by_id = {r.get("id"): r for r in replies}
-    assert len(by_id[2]["result"]["tools"]) == 34  # --demo: every toolset is on against the simulator
+    assert len(by_id[2]["result"]["tools"]) == len(RULES)  # --demo: every toolset is on against the simulator
 
 
 def test_standalone_simulator_is_a_real_engine_for_the_server(

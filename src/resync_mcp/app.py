@@ -8,6 +8,7 @@ import ssl
 from dataclasses import dataclass, field
 
 import httpx
+import structlog
 from mcp.server.mcpserver import MCPServer
 from redis.asyncio import Redis
 
@@ -22,6 +23,7 @@ from resync_mcp.cache.policy import Ttls
 from resync_mcp.cache.stage import CacheStage
 from resync_mcp.clock import Clock, SystemClock
 from resync_mcp.config import DEMO_ENGINE, EngineSettings, Settings
+from resync_mcp.knowledge.base import KnowledgeBase
 from resync_mcp.resilience.breaker import BreakerPolicy
 from resync_mcp.resilience.retry import RetryPolicy
 from resync_mcp.resilience.stages import BreakerStage, BulkheadStage, RetryStage, Sleep
@@ -32,6 +34,7 @@ from resync_mcp.services.control.safety import ConfirmationTokens, IdempotencySt
 from resync_mcp.services.control.service import ControlService
 from resync_mcp.services.engines import EngineRegistry
 from resync_mcp.services.health import HealthService
+from resync_mcp.services.knowledge import KnowledgeService
 from resync_mcp.services.plan import PlanService
 from resync_mcp.simulator import Simulator
 from resync_mcp.tws.client import HwaClient
@@ -70,6 +73,7 @@ class App:
     simulators: dict[str, Simulator] = field(default_factory=dict)
     control: ControlService | None = None
     audit: AuditLog | None = None
+    knowledge: KnowledgeBase | None = None
 
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -83,6 +87,16 @@ class App:
             self._tasks.append(loop.create_task(self.upstream.bus.run()))
         if self.audit is not None:
             self._tasks.append(loop.create_task(self._audit_commits(self.audit)))
+        if self.knowledge is not None and self.settings.knowledge.warm_up:
+            self._tasks.append(loop.create_task(self._warm_up(self.knowledge)))
+
+    @staticmethod
+    async def _warm_up(kb: KnowledgeBase) -> None:
+        """Open the database and load the model off the startup path, so the first search is fast."""
+        try:
+            await asyncio.to_thread(lambda: kb.ready().embedder.load())
+        except Exception as exc:  # a failed warm-up only means the first search pays the cost
+            structlog.get_logger("resync_mcp.knowledge").warning("warm_up_failed", error=type(exc).__name__)
 
     async def _audit_commits(self, audit: AuditLog) -> None:
         every = self.settings.audit.group_commit_ms / 1000
@@ -230,6 +244,13 @@ def build_app(
         max_reason_chars=sec.max_reason_chars,
         bulk_cap=sec.bulk_max_objects,
     )
+    k = settings.knowledge
+    kb = (
+        KnowledgeBase(k.dir, chunk_chars=k.chunk_chars, chunk_overlap=k.chunk_overlap, starter=k.starter_runbooks)
+        if k.enabled
+        else None  # nothing is opened or loaded here: the first knowledge call does it
+    )
+    knowledge = KnowledgeService(kb, service, clock, max_results=k.max_results)
     tools = exposed(settings.enabled_toolsets(), sec.allow_tools, sec.deny_tools, read_only=sec.read_only)
     server = build_server(
         service,
@@ -239,7 +260,8 @@ def build_app(
         control,
         tools,
         audit,
+        knowledge,
         version=__version__,
         log_level=settings.log_level,
     )
-    return App(settings, clock, engines, service, pipeline, upstream, server, sims, control, audit)
+    return App(settings, clock, engines, service, pipeline, upstream, server, sims, control, audit, kb)

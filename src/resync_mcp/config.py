@@ -232,6 +232,22 @@ class AuditSettings(_Frozen):
         return _key_32(self.kek, self.kek_file, "audit.kek")
 
 
+class KnowledgeSettings(_Frozen):
+    enabled: bool = True
+    dir: Path = Path("resync-data/knowledge")  # the LanceDB database
+    starter_runbooks: bool = True  # ingest the runbooks and message reference shipped with the package
+    warm_up: bool = False  # load the model and the database in the background right after startup
+    chunk_chars: int = Field(default=900, ge=200, le=8000)
+    chunk_overlap: int = Field(default=150, ge=0, le=2000)
+    max_results: int = Field(default=8, ge=1, le=50)
+
+    @model_validator(mode="after")
+    def _overlap_below_size(self) -> KnowledgeSettings:
+        if self.chunk_overlap >= self.chunk_chars:
+            raise ValueError("chunk_overlap must be smaller than chunk_chars")
+        return self
+
+
 class DemoSettings(_Frozen):
     enabled: bool = False
     seed: int = Field(default=42, ge=0)
@@ -254,6 +270,7 @@ class Settings(BaseSettings):
     demo: DemoSettings = DemoSettings()
     security: SecuritySettings = SecuritySettings()
     audit: AuditSettings = AuditSettings()
+    knowledge: KnowledgeSettings = KnowledgeSettings()
 
     @field_validator("engines")
     @classmethod

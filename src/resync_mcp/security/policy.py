@@ -52,6 +52,10 @@ RULES: Mapping[str, ToolRule] = {
             "list_resources",
             "list_prompts",
             "server_health",
+            "search_knowledge",
+            "explain_message",
+            "runbooks_for_job",
+            "diagnose_job",
         )
     },
     "rerun_job": ToolRule("operate", destructive=True, idempotent=False),

