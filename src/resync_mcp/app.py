@@ -74,6 +74,7 @@ class App:
     control: ControlService | None = None
     audit: AuditLog | None = None
     knowledge: KnowledgeBase | None = None
+    knowledge_service: KnowledgeService | None = None
 
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -264,4 +265,4 @@ def build_app(
         version=__version__,
         log_level=settings.log_level,
     )
-    return App(settings, clock, engines, service, pipeline, upstream, server, sims, control, audit, kb)
+    return App(settings, clock, engines, service, pipeline, upstream, server, sims, control, audit, kb, knowledge)

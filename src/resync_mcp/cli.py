@@ -46,6 +46,15 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("check", help="validate settings and probe each engine (secrets are never printed)")
 
+    kb = sub.add_parser("kb", help="manage the knowledge base (runbooks, documents)")
+    ksub = kb.add_subparsers(dest="kb_command", required=True)
+    ingest = ksub.add_parser("ingest", help="add or update files and folders (.md, .txt, .html, .pdf)")
+    ingest.add_argument("paths", nargs="+")
+    ksub.add_parser("list", help="documents in the knowledge base")
+    remove = ksub.add_parser("remove", help="remove a document by its source")
+    remove.add_argument("source")
+    ksub.add_parser("stats", help="counts")
+
     audit = sub.add_parser("audit", help="verify, read and manage the audit chain")
     asub = audit.add_subparsers(dest="audit_command", required=True)
     asub.add_parser("verify", help="check every link and checkpoint; exit 1 at the first bad record")
@@ -112,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
             return _serve(settings)
         if args.command == "audit":
             return _audit(settings, args)
+        if args.command == "kb":
+            return _kb(settings, args)
         if args.command == "demo":
             from resync_mcp.demo import run_demo
 
@@ -124,6 +135,45 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def _kb(settings: Settings, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from resync_mcp.knowledge.base import KnowledgeBase
+
+    k = settings.knowledge
+    kb = KnowledgeBase(k.dir, chunk_chars=k.chunk_chars, chunk_overlap=k.chunk_overlap, starter=k.starter_runbooks)
+    if args.kb_command == "ingest":
+        report = kb.ingest([Path(p) for p in args.paths], progress=_progress())
+        print(
+            f"\n{report.files} file(s): {report.added} chunks stored ({report.embedded} embedded), "
+            f"{report.unchanged} unchanged, {len(report.errors)} error(s)"
+        )
+        for err in report.errors:
+            print(f"  error: {err}")
+        return 1 if report.errors and not report.added and not report.unchanged else 0
+    if args.kb_command == "list":
+        for d in kb.documents():
+            print(f"{d.doc_id}  {d.kind:<9} {d.chunks:>4} chunks  {d.title}  ({d.source})")
+        return 0
+    if args.kb_command == "remove":
+        removed = kb.remove(args.source)
+        print(f"removed {removed} chunk(s)" if removed else f"no document with source {args.source}")
+        return 0 if removed else 1
+    print(json.dumps(kb.stats(), indent=1))
+    return 0
+
+
+def _progress() -> Any:
+    """A progress line on stderr for long ingests (stdout stays the report)."""
+
+    def show(n: int, total: int, source: str) -> None:
+        if total >= 3:
+            sys.stderr.write(f"\r[{n}/{total}] {source[-60:]:<60}")
+            sys.stderr.flush()
+
+    return show
 
 
 def _audit(settings: Settings, args: argparse.Namespace) -> int:

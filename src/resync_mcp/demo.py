@@ -104,7 +104,24 @@ async def run_demo(settings: Settings, out: Callable[[str], None] = print) -> in
                 f"    {len(blocked)} workstations blocking; {prompts['waiting_for_reply']} prompts waiting for a reply."
             )
 
-            out(f"\nQ6. Rerun {worst['name']} now that the cause is fixed: preview first, then a confirmed rerun.")
+            out(f"\nQ6. Diagnose {worst['name']} in one call: what does our knowledge say?")
+            diag = await _call(client, "diagnose_job", {"job": worst["id"]})
+            for e in diag["explanations"][:2]:
+                out(f"    {e['code']}: {e['title']}. Check: {'; '.join(e['what_to_check'][:2])}")
+            cited = [("runbook", r["title"], r["uri"], r["passage"]) for r in diag["runbooks"]] + [
+                ("knowledge", p["title"], p["uri"], p) for p in diag["passages"]
+            ]
+            shown: set[tuple[str, str]] = set()
+            for label, title, uri, passage in cited:
+                section = passage["section"].split(" > ")[-1] if passage else ""
+                if (uri, section) in shown or len(shown) >= 3:
+                    continue
+                shown.add((uri, section))
+                out(f"    {label}: {title} [{section}] ({uri})")
+            if not cited:
+                out("    no runbook matched; see the notes: " + "; ".join(diag["notes"]))
+
+            out(f"\nQ7. Rerun {worst['name']} now that the cause is fixed: preview first, then a confirmed rerun.")
             args = {"job": worst["id"], "reason": "input restored; rerun requested by the on-call operator"}
             preview = await _call(client, "rerun_job", {**args, "preview": True})
             down = preview["downstream"] or {}

@@ -287,7 +287,9 @@ class KnowledgeBase:
     @staticmethod
     def _reindex(table: Any) -> None:
         if table.count_rows() > 0:
-            table.create_fts_index("text", replace=True)
+            from lancedb.index import FTS
+
+            table.create_index("text", config=FTS(), replace=True)  # the column first, with a config object
 
     def remove(self, source: str) -> int:
         with self._lock:

@@ -1,0 +1,129 @@
+"""Knowledge through MCP: search with citations, the kb:// resource, the message reference,
+runbooks for a job, one-call diagnosis, prompts and completion; and a lazy startup."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+
+import pytest
+from mcp import Client
+from mcp.types import PromptReference
+
+from resync_mcp.app import App
+from resync_mcp.knowledge.base import KnowledgeBase
+from resync_mcp.simulator import Simulator
+from tests.conftest import call, error_text
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+async def kmcp(app: App, starter_kb: KnowledgeBase) -> AsyncIterator[Client]:
+    assert app.knowledge_service is not None
+    app.knowledge_service.kb = starter_kb  # the session's knowledge base: the model loads once per run
+    async with Client(app.server) as client:
+        yield client
+
+
+async def test_search_returns_cited_passages_and_documents_resolve(kmcp: Client) -> None:
+    found = await call(kmcp, "search_knowledge", {"query": "workstation unlinked, its jobs stay READY", "limit": 3})
+    top = next(p for p in found["passages"] if p["title"] == "Workstation unlinked or stopped")
+    assert top["uri"].startswith("kb://doc/")
+    assert set(top["matched_by"]) <= {"meaning", "words"} and top["matched_by"] and found["note"]
+    doc = await kmcp.read_resource(top["uri"])
+    text = doc.contents[0].text  # type: ignore[union-attr]
+    assert "link_workstation" in text and "untrusted" in text
+    assert "No knowledge document" in str(await _resource_error(kmcp, "kb://doc/0123456789abcdef"))
+    assert "not valid" in await error_text(kmcp, "search_knowledge", {"query": "x y", "tags": ["a'b"]})
+
+
+async def _resource_error(client: Client, uri: str) -> Exception:
+    try:
+        await client.read_resource(uri)
+    except Exception as exc:
+        return exc
+    raise AssertionError("no error")
+
+
+@pytest.mark.parametrize(
+    ("code", "found", "expect"),
+    [
+        ("AWSBIN076E", True, "state that does not allow it"),
+        ("rc 127", True, "not found"),
+        ("AWSBIN067E", False, "AWSBIN076E"),
+    ],
+)
+async def test_explain_message(kmcp: Client, code: str, found: bool, expect: str) -> None:
+    got = await call(kmcp, "explain_message", {"code": code})
+    assert got["found"] is found
+    assert expect in json.dumps(got)
+
+
+async def test_runbooks_for_a_job_by_name_pattern(kmcp: Client, sim: Simulator) -> None:
+    sim.state()
+    job = next(j for j in sim.plan.jobs if "STOCK" in j.name and j.name.startswith("RTL_"))
+    got = await call(kmcp, "runbooks_for_job", {"job": job.id})
+    assert got["runbooks"][0]["title"] == "Retail stock and price jobs - team runbook"
+    assert got["runbooks"][0]["pattern"] == "RTL_*STOCK*"
+
+
+async def test_diagnose_job_gathers_everything_in_one_bounded_answer(kmcp: Client, sim: Simulator) -> None:
+    sim.state()
+    job = next(j for j in sim.plan.jobs if j.status == "ABEND")
+    got = await call(kmcp, "diagnose_job", {"job": job.id})
+    assert got["job"]["status"] == "ABEND" and got["last_run"]["return_code"] == job.rc
+    assert got["log_first_errors"] and got["jobinfo"]["exit_status"] == job.rc
+    n = got["log_first_errors"][0]["n"]
+    assert any(line["n"] == n for line in got["log_around_first_error"])
+    codes = {e["code"] for e in got["explanations"]}
+    assert {f"RC={job.rc}", "ABEND"} <= codes
+    cited = [r["uri"] for r in got["runbooks"]] + [p["uri"] for p in got["passages"]]
+    assert cited and all(u.startswith("kb://doc/") for u in cited) and got["untrusted"] is True
+    assert len(json.dumps(got)) < 20_000
+
+
+async def test_prompts_list_render_and_complete(kmcp: Client, sim: Simulator) -> None:
+    prompts = {p.name: p for p in (await kmcp.list_prompts()).prompts}
+    assert set(prompts) == {
+        "diagnose_failed_job",
+        "morning_plan_check",
+        "deadline_risk",
+        "incident_summary",
+        "explain_abend",
+    }
+    args = {a.name: a.required for a in prompts["diagnose_failed_job"].arguments or []}
+    assert args == {"job": True, "engine": False}
+    got = await kmcp.get_prompt("diagnose_failed_job", {"job": "RTL_NIGHTLY_0143.RTL_SORT_STOCK_01\x1b[2J"})
+    text = got.messages[0].content.text  # type: ignore[union-attr]
+    assert "diagnose_job" in text and "RTL_SORT_STOCK_01" in text and "\x1b" not in text and "(default)" in text
+    sim.state()
+    prefix = sim.plan.jobs[0].name[:6]
+    done = await kmcp.complete(
+        PromptReference(type="ref/prompt", name="diagnose_failed_job"), {"name": "job", "value": prefix}
+    )
+    assert done.completion.values and all(v.split(".")[-1].startswith(prefix) for v in done.completion.values)
+    engines = await kmcp.complete(
+        PromptReference(type="ref/prompt", name="morning_plan_check"), {"name": "engine", "value": "de"}
+    )
+    assert engines.completion.values == ["demo"]
+
+
+def test_starting_the_server_loads_no_model_and_no_database() -> None:
+    code = (
+        "import sys, anyio\n"
+        "from mcp import Client\n"
+        "from resync_mcp.app import build_app\n"
+        "from resync_mcp.config import load_settings\n"
+        "app = build_app(load_settings(None, {'demo': {'enabled': True, 'jobs': 50}}))\n"
+        "async def go():\n"
+        "    async with Client(app.server) as c:\n"
+        "        await c.list_tools()\n"
+        "        await c.call_tool('plan_summary', {})\n"
+        "anyio.run(go)\n"
+        "print([m for m in ('lancedb', 'torch', 'sentence_transformers', 'pyarrow') if m in sys.modules])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]"
