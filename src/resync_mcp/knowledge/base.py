@@ -28,6 +28,7 @@ from resync_mcp.knowledge.readers import SUFFIXES, UnreadableFile, read
 from resync_mcp.knowledge.search import Passage, fuse
 
 DIM = 384
+_COLUMNS = ["content_hash", "doc_id", "source", "title", "section", "ordinal", "kind", "text"]
 _TAG = re.compile(r"^[A-Za-z0-9_.:-]{1,40}$")
 
 
@@ -221,8 +222,10 @@ class KnowledgeBase:
         report: IngestReport,
         progress: Callable[[int, int, str], None] | None,
     ) -> None:
+        """Chunk what changed, embed all new texts in large batches, then replace the changed
+        documents' rows in one delete and one add: per-file round trips made ingest slow."""
         table = self._open()
-        changed = False
+        todo: list[tuple[Document, str, list[Chunk]]] = []
         for n, (doc, digest) in enumerate(docs, start=1):
             report.files += 1
             if progress is not None:
@@ -231,13 +234,20 @@ class KnowledgeBase:
             if known is not None and known.file_hash == digest:
                 report.unchanged += 1
                 continue
-            chunks = chunk(doc, size=self.chunk_chars, overlap=self.chunk_overlap)
-            vectors = self._vectors(table, chunks, report)
-            table.delete(f"doc_id = '{doc.doc_id}'")  # incremental: a changed file replaces its chunks
-            rows = [self._row(c, v) for c, v in zip(chunks, vectors, strict=True)]
-            if rows:
-                table.add(rows)
-            report.added += len(rows)
+            todo.append((doc, digest, chunk(doc, size=self.chunk_chars, overlap=self.chunk_overlap)))
+        if not todo:
+            return
+        every = [c for _, _, chunks in todo for c in chunks]
+        vectors = self._vectors(table, every, report)
+        ids = sorted({doc.doc_id for doc, _, _ in todo})
+        for start in range(0, len(ids), 500):
+            table.delete("doc_id IN (" + ", ".join(f"'{i}'" for i in ids[start : start + 500]) + ")")
+        rows = [self._row(c, v) for c, v in zip(every, vectors, strict=True)]
+        for start in range(0, len(rows), 5000):
+            table.add(rows[start : start + 5000])
+        report.added += len(rows)
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        for doc, digest, chunks in todo:
             self._manifest[doc.source] = DocInfo(
                 doc.doc_id,
                 doc.source,
@@ -245,23 +255,23 @@ class KnowledgeBase:
                 doc.kind,
                 list(doc.tags),
                 list(doc.applies_to),
-                len(rows),
+                len(chunks),
                 digest,
-                datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                now,
             )
-            changed = True
-        if changed:
-            self._reindex(table)
-            self._save_manifest()
+        self._reindex(table)
+        self._save_manifest()
 
     def _vectors(self, table: Any, chunks: list[Chunk], report: IngestReport) -> list[list[float]]:
         """Embed each distinct text once; reuse the vector of an identical chunk already stored."""
+        distinct = list({c.id: c for c in chunks}.values())
         known: dict[str, list[float]] = {}
-        if chunks and table.count_rows() > 0:
-            hashes = ", ".join(f"'{c.id}'" for c in {c.id: c for c in chunks}.values())
-            for row in table.search().where(f"content_hash IN ({hashes})").limit(len(chunks) * 4).to_list():
-                known[row["content_hash"]] = list(row["vector"])
-        todo = [c for c in {c.id: c for c in chunks}.values() if c.id not in known]
+        if distinct and table.count_rows() > 0:
+            for start in range(0, len(distinct), 500):
+                batch = ", ".join(f"'{c.id}'" for c in distinct[start : start + 500])
+                for row in table.search().where(f"content_hash IN ({batch})").limit(2000).to_list():
+                    known[row["content_hash"]] = list(row["vector"])
+        todo = [c for c in distinct if c.id not in known]
         for c, v in zip(todo, self.embedder.encode([c.text for c in todo]), strict=True):
             known[c.id] = v
         report.embedded += len(todo)
@@ -344,12 +354,18 @@ class KnowledgeBase:
         vector_hits: list[dict[str, Any]] = []
         keyword_hits: list[dict[str, Any]] = []
         if mode in ("hybrid", "vector"):
-            q = table.search(self.embedder.encode([query])[0]).metric("cosine").limit(depth)
+            # Leave the vectors out of the rows: converting 384 floats per hit cost more than the search.
+            q = (
+                table.search(self.embedder.encode([query])[0])
+                .metric("cosine")
+                .select([*_COLUMNS, "_distance"])
+                .limit(depth)
+            )
             vector_hits = (q.where(where, prefilter=True) if where else q).to_list()
         if mode in ("hybrid", "keyword"):
             text = _fts_query(query)
             if text:
-                q = table.search(text, query_type="fts").limit(depth)
+                q = table.search(text, query_type="fts").select([*_COLUMNS, "_score"]).limit(depth)
                 keyword_hits = (q.where(where, prefilter=True) if where else q).to_list()
         return fuse(vector_hits, keyword_hits, limit=limit)
 
