@@ -32,6 +32,7 @@ bench: setup
 	$(BIN)/python bench/bench_storm.py
 	$(BIN)/python bench/bench_control.py
 	$(BIN)/python bench/bench_audit.py
+	$(BIN)/python bench/bench_knowledge.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info
