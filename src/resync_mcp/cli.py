@@ -168,10 +168,13 @@ def _kb(settings: Settings, args: argparse.Namespace) -> int:
 def _progress() -> Any:
     """A progress line on stderr for long ingests (stdout stays the report)."""
 
-    def show(n: int, total: int, source: str) -> None:
-        if total >= 3:
-            sys.stderr.write(f"\r[{n}/{total}] {source[-60:]:<60}")
-            sys.stderr.flush()
+    def show(n: int, total: int, what: str) -> None:
+        width = 30
+        bar = "#" * (width * n // max(1, total))
+        sys.stderr.write(f"\r[{bar:<{width}}] {n}/{total} {what[-50:]:<50}")
+        if n == total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
 
     return show
 

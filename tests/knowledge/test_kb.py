@@ -38,11 +38,13 @@ def write_corpus(root: Path) -> Path:
 
 def test_ingest_every_format_and_report_bad_files_without_stopping(empty_kb: KnowledgeBase, tmp_path: Path) -> None:
     docs = write_corpus(tmp_path)
-    seen: list[tuple[int, int]] = []
-    report = empty_kb.ingest([docs, tmp_path / "missing.md"], progress=lambda n, t, s: seen.append((n, t)))
+    seen: list[tuple[int, int, str]] = []
+    report = empty_kb.ingest([docs, tmp_path / "missing.md"], progress=lambda n, t, s: seen.append((n, t, s)))
     assert report.files == 4 and report.added >= 4 and report.unchanged == 0
     assert len(report.errors) == 2 and any("broken.pdf" in e for e in report.errors)
-    assert any("missing.md" in e for e in report.errors) and seen[-1] == (4, 4)
+    assert any("missing.md" in e for e in report.errors)
+    reading = [(n, t) for n, t, s in seen if s.startswith("reading")]
+    assert reading[-1] == (5, 5) and seen[-1][2] == "embedding chunks" and seen[-1][0] == seen[-1][1]
     titles = {d.title for d in empty_kb.documents()}
     assert {"Payroll run", "notes", "Agents"} <= titles
     assert empty_kb.search("tape library maintenance", limit=1)[0].source.endswith("guide.pdf")

@@ -3,10 +3,12 @@ runbooks for a job, one-call diagnosis, prompts and completion; and a lazy start
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from mcp import Client
@@ -127,3 +129,39 @@ def test_starting_the_server_loads_no_model_and_no_database() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+async def test_warm_up_opens_the_base_in_the_background(
+    settings: Any, clock: Any, sim: Simulator, embedder: Any
+) -> None:
+    from resync_mcp.app import build_app
+
+    warm = settings.model_copy(update={"knowledge": settings.knowledge.model_copy(update={"warm_up": True})})
+    app = build_app(warm, clock=clock, simulator=sim)
+    assert app.knowledge is not None and app.knowledge._table is None  # nothing opened by building the app
+    app.knowledge.embedder = embedder
+    await app.start()
+    await asyncio.gather(*app._tasks[-1:])  # the warm-up task
+    assert app.knowledge._table is not None and app.knowledge.stats()["documents"] >= 15
+    await app.aclose()
+
+
+def test_kb_cli_ingest_list_stats_remove(tmp_path: Any, monkeypatch: Any, capsys: Any) -> None:
+    from resync_mcp.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "ops.md").write_text("# Ops\n\n## Tape\n\nThe tape robot is serviced on Mondays.\n")
+    (docs / "junk.pdf").write_bytes(b"not a pdf")
+    env = {"RESYNC_KNOWLEDGE__STARTER_RUNBOOKS": "false"}
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    assert main(["kb", "ingest", str(docs)]) == 0
+    out = capsys.readouterr()
+    assert "1 file(s): 1 chunks stored" in out.out and "error: junk.pdf" in out.out
+    assert "2/2 reading" in out.err and "1/1 embedding" in out.err  # the progress bar
+    assert main(["kb", "list"]) == 0 and "Ops" in capsys.readouterr().out
+    assert main(["kb", "stats"]) == 0 and '"documents": 1' in capsys.readouterr().out
+    assert main(["kb", "remove", str((docs / "ops.md").resolve())]) == 0
+    assert main(["kb", "remove", "nothing-here"]) == 1

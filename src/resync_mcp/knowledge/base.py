@@ -205,7 +205,9 @@ class KnowledgeBase:
             else:
                 report.errors.append(f"{p}: no such file or folder")
         docs: list[tuple[Document, str]] = []
-        for f in files:
+        for n, f in enumerate(files, start=1):
+            if progress is not None:
+                progress(n, len(files), f"reading {f.name}")
             try:
                 digest = hashlib.sha256(f.read_bytes()).hexdigest()
                 docs.append((read(f, source=str(f.resolve())), digest))
@@ -226,10 +228,8 @@ class KnowledgeBase:
         documents' rows in one delete and one add: per-file round trips made ingest slow."""
         table = self._open()
         todo: list[tuple[Document, str, list[Chunk]]] = []
-        for n, (doc, digest) in enumerate(docs, start=1):
+        for doc, digest in docs:
             report.files += 1
-            if progress is not None:
-                progress(n, len(docs), doc.source)
             known = self._manifest.get(doc.source)
             if known is not None and known.file_hash == digest:
                 report.unchanged += 1
@@ -238,7 +238,7 @@ class KnowledgeBase:
         if not todo:
             return
         every = [c for _, _, chunks in todo for c in chunks]
-        vectors = self._vectors(table, every, report)
+        vectors = self._vectors(table, every, report, progress)
         ids = sorted({doc.doc_id for doc, _, _ in todo})
         for start in range(0, len(ids), 500):
             table.delete("doc_id IN (" + ", ".join(f"'{i}'" for i in ids[start : start + 500]) + ")")
@@ -262,18 +262,28 @@ class KnowledgeBase:
         self._reindex(table)
         self._save_manifest()
 
-    def _vectors(self, table: Any, chunks: list[Chunk], report: IngestReport) -> list[list[float]]:
+    def _vectors(
+        self,
+        table: Any,
+        chunks: list[Chunk],
+        report: IngestReport,
+        progress: Callable[[int, int, str], None] | None = None,
+    ) -> list[list[float]]:
         """Embed each distinct text once; reuse the vector of an identical chunk already stored."""
         distinct = list({c.id: c for c in chunks}.values())
         known: dict[str, list[float]] = {}
         if distinct and table.count_rows() > 0:
             for start in range(0, len(distinct), 500):
-                batch = ", ".join(f"'{c.id}'" for c in distinct[start : start + 500])
-                for row in table.search().where(f"content_hash IN ({batch})").limit(2000).to_list():
+                listed = ", ".join(f"'{c.id}'" for c in distinct[start : start + 500])
+                for row in table.search().where(f"content_hash IN ({listed})").limit(2000).to_list():
                     known[row["content_hash"]] = list(row["vector"])
         todo = [c for c in distinct if c.id not in known]
-        for c, v in zip(todo, self.embedder.encode([c.text for c in todo]), strict=True):
-            known[c.id] = v
+        for start in range(0, len(todo), 256):  # batches, so a long run can show its progress
+            batch = todo[start : start + 256]
+            for c, v in zip(batch, self.embedder.encode([c.text for c in batch]), strict=True):
+                known[c.id] = v
+            if progress is not None:
+                progress(start + len(batch), len(todo), "embedding chunks")
         report.embedded += len(todo)
         return [known[c.id] for c in chunks]
 
