@@ -23,6 +23,7 @@ from resync_mcp.cache.policy import Ttls
 from resync_mcp.cache.stage import CacheStage
 from resync_mcp.clock import Clock, SystemClock
 from resync_mcp.config import DEMO_ENGINE, EngineSettings, Settings
+from resync_mcp.graph.store import EmbeddedGraphStore, GraphStore
 from resync_mcp.knowledge.base import KnowledgeBase
 from resync_mcp.resilience.breaker import BreakerPolicy
 from resync_mcp.resilience.retry import RetryPolicy
@@ -33,6 +34,7 @@ from resync_mcp.server.pipeline import AuditStage, AuthorizeStage, ErrorBoundary
 from resync_mcp.services.control.safety import ConfirmationTokens, IdempotencyStore
 from resync_mcp.services.control.service import ControlService
 from resync_mcp.services.engines import EngineRegistry
+from resync_mcp.services.graph import GraphService
 from resync_mcp.services.health import HealthService
 from resync_mcp.services.knowledge import KnowledgeService
 from resync_mcp.services.plan import PlanService
@@ -75,6 +77,7 @@ class App:
     audit: AuditLog | None = None
     knowledge: KnowledgeBase | None = None
     knowledge_service: KnowledgeService | None = None
+    graph: GraphService | None = None
 
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -88,6 +91,8 @@ class App:
             self._tasks.append(loop.create_task(self.upstream.bus.run()))
         if self.audit is not None:
             self._tasks.append(loop.create_task(self._audit_commits(self.audit)))
+        if self.graph is not None:
+            await self.graph.store.start()  # Neo4j: constraints and indexes; embedded: nothing
         if self.knowledge is not None and self.settings.knowledge.warm_up:
             self._tasks.append(loop.create_task(self._warm_up(self.knowledge)))
 
@@ -117,6 +122,8 @@ class App:
             await self.upstream.redis.aclose()
         if self.audit is not None:
             self.audit.store.close()
+        if self.graph is not None:
+            await self.graph.store.close()
         await self.engines.aclose()
 
 
@@ -138,6 +145,17 @@ def http_client_for(name: str, engine: EngineSettings) -> httpx.AsyncClient:
         verify = ssl.create_default_context(cafile=str(engine.ca_bundle))
     timeout = httpx.Timeout(engine.read_timeout, connect=engine.connect_timeout)
     return httpx.AsyncClient(base_url=engine.base_url, auth=auth, headers=headers, verify=verify, timeout=timeout)
+
+
+def graph_store(settings: Settings) -> GraphStore:
+    """The embedded store, or Neo4j when configured (the driver connects lazily)."""
+    g = settings.graph
+    if g.backend == "neo4j" and g.neo4j_uri:
+        from resync_mcp.graph.neo4j_store import Neo4jGraphStore
+
+        password = g.neo4j_password.get_secret_value() if g.neo4j_password else None
+        return Neo4jGraphStore.connect(g.neo4j_uri, g.neo4j_user, password, g.neo4j_database)
+    return EmbeddedGraphStore()
 
 
 def build_upstream(settings: Settings, clock: Clock, sleep: Sleep | None = None) -> Upstream:
@@ -235,11 +253,13 @@ def build_app(
     # Audit sits outside authorize so that denied calls are recorded too.
     pipeline = Pipeline([ErrorBoundary(), LogStage(clock), AuditStage(audit, clock), authorize, FreshnessStage()])
     health = HealthService(engines, upstream, clock, audit)
+    graph = GraphService(service, clock, graph_store(settings), max_age_s=settings.graph.max_age_s)
     control = ControlService(
         engines,
         service,
         clock,
         cache=upstream.cache,
+        graph=graph,
         tokens=ConfirmationTokens(clock, sec.confirmation_ttl_s),
         idempotency=IdempotencyStore(clock, sec.idempotency_ttl_s),
         max_reason_chars=sec.max_reason_chars,
@@ -262,7 +282,10 @@ def build_app(
         tools,
         audit,
         knowledge,
+        graph,
         version=__version__,
         log_level=settings.log_level,
     )
-    return App(settings, clock, engines, service, pipeline, upstream, server, sims, control, audit, kb, knowledge)
+    return App(
+        settings, clock, engines, service, pipeline, upstream, server, sims, control, audit, kb, knowledge, graph
+    )

@@ -248,6 +248,21 @@ class KnowledgeSettings(_Frozen):
         return self
 
 
+class GraphSettings(_Frozen):
+    backend: Literal["embedded", "neo4j"] = "embedded"
+    max_age_s: float = Field(default=60.0, ge=1, le=3600)  # refresh (changed jobs only) when older
+    neo4j_uri: str | None = Field(default=None, pattern=r"^(neo4j|bolt)(\+s|\+ssc)?://")
+    neo4j_user: str | None = None
+    neo4j_password: SecretStr | None = None  # env only: RESYNC_GRAPH__NEO4J_PASSWORD
+    neo4j_database: str | None = None
+
+    @model_validator(mode="after")
+    def _neo4j_needs_uri(self) -> GraphSettings:
+        if self.backend == "neo4j" and not self.neo4j_uri:
+            raise ValueError("backend 'neo4j' needs neo4j_uri")
+        return self
+
+
 class DemoSettings(_Frozen):
     enabled: bool = False
     seed: int = Field(default=42, ge=0)
@@ -271,6 +286,7 @@ class Settings(BaseSettings):
     security: SecuritySettings = SecuritySettings()
     audit: AuditSettings = AuditSettings()
     knowledge: KnowledgeSettings = KnowledgeSettings()
+    graph: GraphSettings = GraphSettings()
 
     @field_validator("engines")
     @classmethod
@@ -342,6 +358,11 @@ class _TomlSource(PydanticBaseSettingsSource):
             raise ConfigError(f"Cannot read config file {path}: {exc.strerror}.", hint="Fix --config.") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"Config file {path} is not valid TOML: {exc}.") from None
+        if "neo4j_password" in (self._data.get("graph") or {}):
+            raise ConfigError(
+                f"Setting graph.neo4j_password must not be written in the config file {path}.",
+                hint=f"Set {ENV_PREFIX}GRAPH__NEO4J_PASSWORD in the environment instead.",
+            )
         if "kek" in (self._data.get("audit") or {}):
             raise ConfigError(
                 f"Setting audit.kek must not be written in the config file {path}.",

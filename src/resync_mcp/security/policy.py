@@ -56,6 +56,9 @@ RULES: Mapping[str, ToolRule] = {
             "explain_message",
             "runbooks_for_job",
             "diagnose_job",
+            "impact_of_failure",
+            "root_cause",
+            "critical_path",
         )
     },
     "rerun_job": ToolRule("operate", destructive=True, idempotent=False),

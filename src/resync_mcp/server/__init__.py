@@ -15,10 +15,12 @@ from resync_mcp.server.pipeline import Pipeline
 from resync_mcp.server.tools import Runner
 from resync_mcp.server.tools import audit as audit_tools
 from resync_mcp.server.tools import control as control_tools
+from resync_mcp.server.tools import graph as graph_tools
 from resync_mcp.server.tools import health as health_tools
 from resync_mcp.server.tools import knowledge as knowledge_tools
 from resync_mcp.server.tools import plan as plan_tools
 from resync_mcp.services.control.service import ControlService
+from resync_mcp.services.graph import GraphService
 from resync_mcp.services.health import HealthService
 from resync_mcp.services.knowledge import KnowledgeService
 from resync_mcp.services.plan import PlanService
@@ -49,6 +51,7 @@ def build_server(
     tools: frozenset[str],
     audit: AuditLog | None = None,
     knowledge: KnowledgeService | None = None,
+    graph: GraphService | None = None,
     *,
     version: str,
     log_level: str = "INFO",
@@ -68,6 +71,8 @@ def build_server(
     audit_tools.register(mcp, audit, runner)
     if knowledge is not None:
         knowledge_tools.register(mcp, knowledge, runner)
+    if graph is not None:
+        graph_tools.register(mcp, graph, runner)
     prompts.register(mcp)
     for tool in mcp._tool_manager.list_tools():  # expose only what the settings enable
         if tool.name not in tools:

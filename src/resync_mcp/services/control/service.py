@@ -28,6 +28,7 @@ from resync_mcp.services.control.safety import ConfirmationTokens, IdempotencySt
 from resync_mcp.services.control.specs import PREPARE, Ctx, Prepared
 from resync_mcp.services.control.views import ActionResult, Downstream
 from resync_mcp.services.engines import EngineRegistry
+from resync_mcp.services.graph import GraphService
 from resync_mcp.services.plan import PlanService
 from resync_mcp.tws.actions import HwaActions, Justification
 
@@ -51,6 +52,7 @@ class ControlService:
         *,
         cache: CacheStage | None,
         tokens: ConfirmationTokens,
+        graph: GraphService | None = None,
         idempotency: IdempotencyStore[ActionResult],
         max_reason_chars: int = 500,
         bulk_cap: int = 50,
@@ -59,6 +61,7 @@ class ControlService:
         self.plan = plan
         self.clock = clock
         self.cache = cache
+        self.graph = graph
         self.tokens = tokens
         self.idempotency = idempotency
         self.max_reason_chars = max_reason_chars
@@ -271,6 +274,8 @@ class ControlService:
         )
 
     async def _invalidate(self, ctx: Ctx, prep: Prepared) -> None:
+        if self.graph is not None:
+            self.graph.invalidate(ctx.client.engine)
         if self.cache is not None:
             await self.cache.invalidate(ctx.client.engine, prep.invalidate or [prep.target.id])
 
@@ -284,6 +289,11 @@ class ControlService:
     async def _downstream(self, ctx: Ctx, prep: Prepared) -> Downstream | None:
         if prep.job is None or prep.effect is None:
             return None
+        if self.graph is not None:
+            try:
+                return await self._downstream_from_graph(ctx, prep)
+            except (ResyncError, KeyError):
+                pass  # the graph could not answer: fall back to the direct successors
         try:
             deps = await self.plan.job_dependencies(engine=ctx.client.engine, job=prep.job.id, direction="successors")
         except ResyncError:
@@ -300,4 +310,28 @@ class ControlService:
             effect = f"{len(waiting)} direct successor(s) still wait on it; they stay blocked."
         return Downstream(
             successors=len(nodes), examples=examples, truncated=len(nodes) > _EXAMPLES or deps.truncated, effect=effect
+        )
+
+    async def _downstream_from_graph(self, ctx: Ctx, prep: Prepared) -> Downstream:
+        """The whole downstream from the dependency graph: direct successors and everything behind
+        them that cannot run until this job succeeds, with the critical jobs among them."""
+        assert self.graph is not None and prep.job is not None
+        found = await self.graph.impact(engine=ctx.client.engine, job=prep.job.id)
+        direct = [e.dst for e in self.graph.graphs[found.engine].succs.get(prep.job.id, ()) if e.type != "MEMBER"]
+        examples = [f"{j.name} ({j.status})" for j in found.nearest[:_EXAMPLES]]
+        critical = f", {len(found.critical_affected)} of them critical" if found.critical_affected else ""
+        if prep.effect == "frees":
+            effect = (
+                f"{found.blocked_total} job(s) downstream wait on it{critical}; they can start once it ends "
+                "successfully and their other dependencies are met."
+            )
+        else:
+            effect = f"{found.blocked_total} job(s) downstream wait on it{critical}; they stay blocked."
+        return Downstream(
+            successors=len(direct),
+            examples=examples,
+            truncated=found.blocked_total > _EXAMPLES,
+            effect=effect,
+            blocked_total=found.blocked_total,
+            critical=[j.name for j in found.critical_affected[:_EXAMPLES]],
         )

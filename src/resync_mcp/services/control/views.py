@@ -25,6 +25,8 @@ class Downstream(BaseModel):
     examples: list[str] = Field(description="Some of them, 'NAME (STATUS)'; untrusted engine text")
     truncated: bool
     effect: str = Field(description="What the action means for them")
+    blocked_total: int | None = Field(default=None, description="Everything downstream waiting on it (graph)")
+    critical: list[str] = Field(default_factory=list, description="Critical jobs among them")
 
 
 class ActionResult(Result):

@@ -1,0 +1,1 @@
+"""The plan as a dependency graph: impact of a failure, its root cause, and deadline risk."""

@@ -1,0 +1,216 @@
+"""Graph answers for the tools: impact of a failure, root cause, critical path and deadline risk.
+
+One graph per engine, built on first use and refreshed incrementally when older than
+``max_age_s``; every answer carries the graph's ``as_of``. A lock per engine makes concurrent
+callers share one build or refresh.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from resync_mcp.clock import Clock
+from resync_mcp.errors import InvalidArgument, NotFound
+from resync_mcp.graph import builder
+from resync_mcp.graph.model import PlanGraph
+from resync_mcp.graph.store import GraphStore
+from resync_mcp.services.plan import PlanService
+from resync_mcp.tws.client import is_plan_id
+
+_SHOW = 25
+
+
+class GraphJob(BaseModel):
+    id: str
+    name: str
+    job_stream: str | None
+    status: str | None
+    critical: bool = False
+    deadline: datetime | None = None
+
+
+class ImpactResult(BaseModel):
+    engine: str
+    as_of: datetime = Field(description="When the graph was last read from the engine")
+    job: GraphJob
+    blocked_total: int = Field(description="Jobs downstream that cannot run or complete until this job succeeds")
+    by_job_stream: dict[str, int] = Field(description="Blocked jobs per job stream (the 25 largest)")
+    critical_affected: list[GraphJob]
+    deadlines_affected: list[GraphJob] = Field(description="Blocked jobs with a deadline, earliest first")
+    nearest: list[GraphJob] = Field(description="The closest blocked jobs")
+    truncated: bool
+    note: str | None = None
+
+
+class CauseView(BaseModel):
+    node: str
+    kind: str
+    name: str
+    reason: str
+    path: list[str] = Field(description="Names from the job up to the cause")
+
+
+class RootCauseResult(BaseModel):
+    engine: str
+    as_of: datetime
+    job: GraphJob
+    causes: list[CauseView]
+    note: str | None = None
+
+
+class CriticalPathResult(BaseModel):
+    engine: str
+    as_of: datetime
+    target: GraphJob
+    expected_finish: datetime
+    deadline: datetime | None
+    slack_s: float | None = Field(description="Deadline minus expected finish; negative means late")
+    at_risk: bool
+    driver: GraphJob | None = Field(description="The predecessor whose finish drives the target's")
+    path: list[GraphJob] = Field(description="From the driving predecessor to the target")
+    note: str | None = None
+
+
+class GraphService:
+    def __init__(
+        self,
+        plan: PlanService,
+        clock: Clock,
+        store: GraphStore,
+        *,
+        max_age_s: float = 60.0,
+    ) -> None:
+        self.plan = plan
+        self.clock = clock
+        self.store = store
+        self.max_age_s = max_age_s
+        self.graphs: dict[str, PlanGraph] = {}
+        self._built_at: dict[str, float] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def graph(self, engine: str | None) -> tuple[str, PlanGraph]:
+        client = self.plan.engines.get(engine)
+        name = client.engine
+        lock = self._locks.setdefault(name, asyncio.Lock())
+        async with lock:
+            g = self.graphs.get(name)
+            age = self.clock.monotonic() - self._built_at.get(name, float("-inf"))
+            if g is None:
+                g = await builder.build(client, self.clock.now())
+                self.graphs[name] = g
+                await self.store.replace(name, g)
+                self._built_at[name] = self.clock.monotonic()
+            elif age >= self.max_age_s:
+                await builder.refresh(client, g, self.clock.now())
+                await self.store.replace(name, g)
+                self._built_at[name] = self.clock.monotonic()
+        return name, g
+
+    def invalidate(self, engine: str) -> None:
+        """After a write: the next question refreshes the graph first (changed jobs only)."""
+        self._built_at.pop(engine, None)
+        if engine in self.graphs:
+            self._built_at[engine] = float("-inf")
+
+    async def _job_id(self, engine: str | None, job: str) -> str:
+        if is_plan_id(job):
+            return job
+        client = self.plan.engines.get(engine)
+        return (await self.plan.resolve_job(client, job)).id
+
+    @staticmethod
+    def _view(g: PlanGraph, node_id: str) -> GraphJob:
+        n = g.nodes[node_id]
+        return GraphJob(
+            id=n.id, name=n.name, job_stream=n.stream_name, status=n.status, critical=n.critical, deadline=n.deadline
+        )
+
+    def _need(self, g: PlanGraph, node_id: str, engine: str) -> None:
+        if node_id not in g.nodes:
+            raise NotFound(
+                f"Job {node_id} is not in the dependency graph of engine '{engine}'.",
+                hint="It may have been added since the graph was read; try again in a minute.",
+            )
+
+    async def impact(self, *, engine: str | None, job: str) -> ImpactResult:
+        job_id = await self._job_id(engine, job)
+        name, g = await self.graph(engine)
+        self._need(g, job_id, name)
+        found = await self.store.impact(name, job_id)
+        by_stream = dict(sorted(found.by_stream.items(), key=lambda kv: (-kv[1], kv[0]))[:_SHOW])
+        return ImpactResult(
+            engine=name,
+            as_of=g.as_of or self.clock.now(),
+            job=self._view(g, job_id),
+            blocked_total=len(found.blocked),
+            by_job_stream=by_stream,
+            critical_affected=[self._view(g, j) for j in found.critical[:_SHOW]],
+            deadlines_affected=[self._view(g, j) for j, _ in found.deadlines[:_SHOW]],
+            nearest=[self._view(g, j) for j in found.blocked[:_SHOW]],
+            truncated=found.truncated or len(found.blocked) > _SHOW,
+            note=f"showing {_SHOW} of each list; totals are complete" if len(found.blocked) > _SHOW else None,
+        )
+
+    async def root_cause(self, *, engine: str | None, job: str) -> RootCauseResult:
+        job_id = await self._job_id(engine, job)
+        name, g = await self.graph(engine)
+        self._need(g, job_id, name)
+        causes = await self.store.root_cause(name, job_id)
+        views = [
+            CauseView(
+                node=c.node,
+                kind=c.kind,
+                name=g.nodes[c.node].name if c.node in g.nodes else c.node,
+                reason=c.reason,
+                path=[g.nodes[p].name if p in g.nodes else p for p in c.path],
+            )
+            for c in causes[:_SHOW]
+        ]
+        note = None
+        if not views:
+            status = g.nodes[job_id].status
+            note = f"Nothing holds it: the job is {status}." if status else "Nothing holds it."
+        return RootCauseResult(
+            engine=name, as_of=g.as_of or self.clock.now(), job=self._view(g, job_id), causes=views, note=note
+        )
+
+    async def critical_path(self, *, engine: str | None, target: str) -> CriticalPathResult:
+        """For a job, or a job stream (its job whose deadline is most at risk, else its last to finish)."""
+        name, g = await self.graph(engine)
+        now = self.clock.now()
+        if is_plan_id(target) and target in g.nodes and g.nodes[target].kind == "jobstream":
+            members = [e.src for e in g.preds.get(target, ()) if e.type == "MEMBER"]
+            if not members:
+                raise InvalidArgument(f"Job stream {g.nodes[target].name} has no jobs in the graph.")
+            paths = [await self.store.critical_path(name, m, now) for m in members]
+            with_deadline = [p for p in paths if p.slack_s is not None]
+            best = (
+                min(with_deadline, key=lambda p: p.slack_s or 0.0)
+                if with_deadline
+                else max(paths, key=lambda p: p.finish)
+            )
+        else:
+            job_id = await self._job_id(engine, target)
+            self._need(g, job_id, name)
+            best = await self.store.critical_path(name, job_id, now)
+        path = [self._view(g, n) for n in best.path]
+        note = None
+        if best.cycle:
+            note = f"a dependency cycle was met and skipped: {' -> '.join(g.nodes[c].name for c in best.cycle)}"
+        if best.deadline is None:
+            note = (note + "; " if note else "") + "the target has no deadline: only its expected finish is known"
+        return CriticalPathResult(
+            engine=name,
+            as_of=g.as_of or now,
+            target=self._view(g, best.target),
+            expected_finish=best.finish,
+            deadline=best.deadline,
+            slack_s=None if best.slack_s is None else round(best.slack_s, 1),
+            at_risk=best.at_risk,
+            driver=path[0] if len(path) > 1 else None,
+            path=path[-_SHOW:],
+            note=note,
+        )
