@@ -89,7 +89,8 @@ def holds(node: Node) -> str | None:
             return node.blocked_reason
         return None
     if node.kind == "jobstream":
-        return f"job stream {node.status}" if node.status in ("CANCL", "STUCK", "ABEND") else None
+        # A stuck stream is held by one of its jobs: walk on to find it. A cancelled one holds.
+        return "job stream cancelled" if node.status == "CANCL" else None
     return node.blocked_reason
 
 

@@ -17,7 +17,7 @@ def _duration(seconds: float) -> str:
 
 
 def common_status(plan: SimPlan, job: SimJob) -> str:
-    if job.forced == "HOLD":
+    if (job.forced == "HOLD" or job.held) and job.status == "HOLD":
         return "HELD"  # held by a user: priority 0, shown as HELD in the consoles
     return COMMON_OF[job.status]
 
@@ -172,7 +172,7 @@ def render_job(plan: SimPlan, job: SimJob, now: datetime, *, with_deps: bool) ->
         "jobStreamName": stream.name,
         "jobStreamWorkstation": plan.workstations[stream.workstation].key,
         "schedTime": iso(stream.sched_time),
-        "priority": 0 if job.forced == "HOLD" else job.priority,
+        "priority": 0 if job.forced == "HOLD" or job.held else job.priority,
         "origPriority": job.priority,
         "dependenciesStats": {"numberOfDependencies": len(job.deps), "numberOfUnresolvedDependencies": unresolved},
         "timeRestrictions": tr,
