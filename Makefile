@@ -33,6 +33,7 @@ bench: setup
 	$(BIN)/python bench/bench_control.py
 	$(BIN)/python bench/bench_audit.py
 	$(BIN)/python bench/bench_knowledge.py
+	$(BIN)/python bench/bench_graph.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info

@@ -80,8 +80,9 @@ def test_demo_plays_the_scenario(capsys: pytest.CaptureFixture[str]) -> None:
     for question in ("Q1.", "Q2. What failed overnight?", "Q3. Show the log", "Q4. What waits on it?"):
         assert question in out
     assert "exit status" in out
-    assert "Q6. Diagnose" in out and "runbook: " in out and "(kb://doc/" in out  # a diagnosis citing a runbook
-    assert "Q7. Rerun" in out and "preview: rerun job" in out and "done: ABEND -> " in out
+    assert "impact (dependency graph):" in out and "Q5. Is a deadline at risk" in out  # impact and deadline risk
+    assert "Q7. Diagnose" in out and "runbook: " in out and "(kb://doc/" in out  # a diagnosis citing a runbook
+    assert "Q8. Rerun" in out and "preview: rerun job" in out and "done: ABEND -> " in out
     assert "Replayed" in out  # the repeated call with the same key sent nothing
 
 

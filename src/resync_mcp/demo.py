@@ -94,7 +94,32 @@ async def run_demo(settings: Settings, out: Callable[[str], None] = print) -> in
             if len(nodes) > 12:
                 out(f"    ... and {len(nodes) - 12} more")
 
-            out("\nQ5. Anything blocking workstations or waiting for an operator?")
+            impact = await _call(client, "impact_of_failure", {"job": worst["id"]})
+            streams = ", ".join(f"{k} {v}" for k, v in list(impact["by_job_stream"].items())[:3])
+            out(
+                f"    impact (dependency graph): {impact['blocked_total']} jobs blocked downstream ({streams}); "
+                f"{len(impact['critical_affected'])} critical, {len(impact['deadlines_affected'])} with a deadline"
+            )
+
+            out("\nQ5. Is a deadline at risk, and which predecessor drives it?")
+            critical = await _call(client, "find_jobs", {"critical": True, "status": ["WAITING", "READY", "RUNNING"]})
+            risks = []
+            for j in critical["jobs"][:8]:
+                cp = await _call(client, "critical_path", {"target": j["id"]})
+                if cp["deadline"]:
+                    risks.append(cp)
+            risks.sort(key=lambda cp: cp["slack_s"])
+            for cp in risks[:2]:
+                driver = cp["driver"]["name"] if cp["driver"] else "nothing upstream"
+                verdict = "AT RISK" if cp["at_risk"] else "on time"
+                out(
+                    f"    {cp['target']['job_stream']}.{cp['target']['name']}: deadline {cp['deadline']}, expected "
+                    f"{cp['expected_finish']}, slack {cp['slack_s'] / 60:.0f} min: {verdict}; driven by {driver}"
+                )
+            if not risks:
+                out("    no unfinished critical job with a deadline.")
+
+            out("\nQ6. Anything blocking workstations or waiting for an operator?")
             ws = await _call(client, "list_workstations", {"limit": 50})
             blocked = [w for w in ws["workstations"] if w["blocking"]]
             for w in blocked:
@@ -104,7 +129,7 @@ async def run_demo(settings: Settings, out: Callable[[str], None] = print) -> in
                 f"    {len(blocked)} workstations blocking; {prompts['waiting_for_reply']} prompts waiting for a reply."
             )
 
-            out(f"\nQ6. Diagnose {worst['name']} in one call: what does our knowledge say?")
+            out(f"\nQ7. Diagnose {worst['name']} in one call: what does our knowledge say?")
             diag = await _call(client, "diagnose_job", {"job": worst["id"]})
             for e in diag["explanations"][:2]:
                 out(f"    {e['code']}: {e['title']}. Check: {'; '.join(e['what_to_check'][:2])}")
@@ -121,7 +146,7 @@ async def run_demo(settings: Settings, out: Callable[[str], None] = print) -> in
             if not cited:
                 out("    no runbook matched; see the notes: " + "; ".join(diag["notes"]))
 
-            out(f"\nQ7. Rerun {worst['name']} now that the cause is fixed: preview first, then a confirmed rerun.")
+            out(f"\nQ8. Rerun {worst['name']} now that the cause is fixed: preview first, then a confirmed rerun.")
             args = {"job": worst["id"], "reason": "input restored; rerun requested by the on-call operator"}
             preview = await _call(client, "rerun_job", {**args, "preview": True})
             down = preview["downstream"] or {}

@@ -206,7 +206,7 @@ class GraphService:
             engine=name,
             as_of=g.as_of or now,
             target=self._view(g, best.target),
-            expected_finish=best.finish,
+            expected_finish=best.finish.replace(microsecond=0),
             deadline=best.deadline,
             slack_s=None if best.slack_s is None else round(best.slack_s, 1),
             at_risk=best.at_risk,
