@@ -14,6 +14,7 @@ from __future__ import annotations
 import random
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,6 +26,34 @@ RERUNNABLE = frozenset({"SUCC", "ABEND", "FAIL"})
 WRONG_STATE = "AWSBIN076E"
 # SIGTERM's 128+15. What the real engine reports as the return code of a killed job was not captured.
 KILLED_RC = 143
+
+
+def _hold(job: SimJob, now: datetime) -> None:
+    job.held = True
+
+
+def _release(job: SimJob, now: datetime) -> None:
+    job.held, job.release_at = False, now
+    if job.forced == "HOLD":
+        job.forced = None
+
+
+def _cancel(job: SimJob, now: datetime) -> None:
+    job.cancelled = True
+
+
+def _cancel_pending(job: SimJob, now: datetime) -> None:
+    job.cancel_pending = True
+
+
+# What hold, release and cancel do to one job that has not started: a job action applies it to
+# the job, a job-stream action to each of the stream's waiting jobs.
+_WAITING_EFFECTS: dict[str, Callable[[SimJob, datetime], None]] = {
+    "hold": _hold,
+    "release": _release,
+    "cancel": _cancel,
+    "cancel-pending": _cancel_pending,
+}
 
 
 @dataclass
@@ -62,14 +91,9 @@ class Actions:
         self._begin(now)
         status = job.status
         what = f"job {job.name}"
-        if action == "hold":
+        if action in _WAITING_EFFECTS:
             self._need(status in NOT_STARTED, what, status)
-            job.held = True
-        elif action == "release":
-            self._need(status in NOT_STARTED, what, status)
-            job.held, job.release_at = False, now
-            if job.forced == "HOLD":
-                job.forced = None
+            _WAITING_EFFECTS[action](job, now)
         elif action in ("release-all-dependencies", "release-dependencies"):
             self._need(status in NOT_STARTED, what, status)
             known = {d.id for d in job.deps}
@@ -84,12 +108,6 @@ class Actions:
                     raise ActionError(404, f"No dependency with the provided ID was found: {sorted(unknown)[0]}.")
             job.released_deps |= ids
             job.release_at = now
-        elif action == "cancel":
-            self._need(status in NOT_STARTED, what, status)
-            job.cancelled = True
-        elif action == "cancel-pending":
-            self._need(status in NOT_STARTED, what, status)
-            job.cancel_pending = True
         elif action == "kill":
             self._need(status == "EXEC" and job.pin is not None, what, status)
             assert job.pin is not None
@@ -150,22 +168,14 @@ class Actions:
 
     # ---------------------------------------------------------------- job streams
     def stream(self, stream: SimJobStream, action: str, now: datetime) -> None:
+        effect = _WAITING_EFFECTS.get(action)
+        if effect is None:
+            raise ActionError(404, f"No action {action} for job streams.")
         self._begin(now)
         waiting = [self.plan.jobs[i] for i in stream.jobs if self.plan.jobs[i].status in NOT_STARTED]
         self._need(bool(waiting), f"job stream {stream.name}", stream.status)
         for job in waiting:
-            if action == "hold":
-                job.held = True
-            elif action == "release":
-                job.held, job.release_at = False, now
-                if job.forced == "HOLD":
-                    job.forced = None
-            elif action == "cancel":
-                job.cancelled = True
-            elif action == "cancel-pending":
-                job.cancel_pending = True
-            else:
-                raise ActionError(404, f"No action {action} for job streams.")
+            effect(job, now)
         self._done()
 
     def submit_stream(self, model: SimJobStream, now: datetime, body: dict[str, Any]) -> SimJobStream:
