@@ -192,7 +192,7 @@ def workstation_action(tool: str, action: str, param: str | None, sentence: str)
         return Prepared(
             ActionTarget(kind="workstation", id=ws.id, name=ws.name, state=_ws_state(ws)),
             None,
-            workstation_refusal(tool, states, value),
+            pre.workstation_refusal(tool, states, value),
             sentence.format(name=ws.name, value=value, fence=ws.fence, limit=ws.limit),
             send,
             reread,
@@ -200,10 +200,6 @@ def workstation_action(tool: str, action: str, param: str | None, sentence: str)
         )
 
     return prepare
-
-
-def workstation_refusal(tool: str, states: list[str], value: int | None) -> str | None:
-    return pre.workstation_refusal(tool, states, value)
 
 
 def _ws_state(ws: Any) -> str:

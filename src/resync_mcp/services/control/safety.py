@@ -127,15 +127,8 @@ class IdempotencyStore(Generic[T]):
         Raises:
             InvalidArgument: the key was used for a different action.
         """
-        self._expire()
-        slot = self._slots.get(key)
-        if slot is not None:
-            if slot.print != print_:
-                raise InvalidArgument(
-                    "This idempotency key was already used for a different action.",
-                    hint="Use a new key for a new action; reuse a key only to repeat the very same call.",
-                )
-            return await asyncio.shield(slot.future), True
+        if self.known(key, print_):
+            return await asyncio.shield(self._slots[key].future), True
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._slots[key] = _Slot(print_, self._clock.monotonic() + self._ttl, future)
         try:
