@@ -474,3 +474,14 @@ async def test_a_bulk_token_no_longer_fits_once_the_selection_changes(mcp: Clien
     await confirmed(mcp, "cancel_job", {"job": one.id, "reason": "just this one first"})
     text = await error_text(mcp, "bulk_job_action", {**args, "confirmation_token": token})
     assert "different action, object, run or caller" in text and len(sim.writes) == 1
+
+
+async def test_a_reused_key_is_refused_clearly_also_when_the_client_can_elicit(app: App, sim: Simulator) -> None:
+    job = job_in(sim, "EXEC")
+    other = job_in(sim, "HOLD")
+    async with Client(app.server, elicitation_callback=answering("accept")) as mcp:
+        too_long = await error_text(mcp, "cancel_job", {"job": other.id, "reason": "x" * 600})
+        await call(mcp, "kill_job", {"job": job.id, "reason": "r", "idempotency_key": "same"})
+        text = await error_text(mcp, "cancel_job", {"job": other.id, "reason": "r", "idempotency_key": "same"})
+    assert "already used for a different action" in text and len(sim.writes) == 1
+    assert "longer than 500" in too_long

@@ -86,13 +86,12 @@ class ControlService:
         replay, or a call that will be refused anyway (the person is not asked for nothing)."""
         if not isinstance(decision, NeedsConfirmation) or args.get("preview") or args.get("confirmation_token"):
             return None
-        if RULES[tool].destructive and not (args.get("reason") or "").strip():
-            return None
-        try:
+        try:  # whatever the call would refuse, it reports itself, with its own sentence
+            self._justification(tool, args)
             ctx, prep = await self._prepare(tool, engine, args)
+            if prep.refusal is not None or self._seen(args, self._prints(tool, ctx, prep, principal)[1]):
+                return None
         except ResyncError:
-            return None  # the call itself reports the error
-        if prep.refusal is not None or self._seen(args, self._prints(tool, ctx, prep, principal)[1]):
             return None
         why = f" Reason: {args['reason']}." if args.get("reason") else ""
         return Question(
