@@ -24,6 +24,13 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture(autouse=True)
+def _own_directory(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Every test runs in a directory of its own: the audit chain and the knowledge base that an
+    app creates under its working directory never land in the checkout."""
+    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
+
+
+@pytest.fixture(autouse=True)
 def _structlog_config() -> Iterator[None]:
     """CLI tests configure logging; restore it so a level set there cannot hide later logs."""
     saved = structlog.get_config()
