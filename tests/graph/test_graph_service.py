@@ -85,3 +85,13 @@ async def test_the_graph_refreshes_after_a_write(app: App, mcp: Client, sim: Sim
     assert app.graph is not None
     cause = await call(mcp, "root_cause", {"job": waiting.id})
     assert any(c["reason"] == "held by an operator" and c["node"] == waiting.id for c in cause["causes"])
+
+
+async def test_building_the_graph_does_not_fill_the_cache_with_job_pages(app: App, sim: Simulator) -> None:
+    assert app.upstream.cache is not None and app.graph is not None
+    await app.graph.graph("demo")
+    cached = app.upstream.cache.sizes().get("demo", {"bytes": 0})["bytes"]
+    # Workstation and job-stream pages may be cached; the job pages (all 600 jobs with their
+    # dependencies, several hundred kB) must not be, or a build would evict what operators read.
+    job_pages = len(sim.plan.jobs) * 500
+    assert cached < job_pages, cached

@@ -91,9 +91,10 @@ class CacheStage:
         if call.fresh:  # a precondition or a post-write read: the engine's word, then remembered
             fetched = await next(call)
             self._count(call.kind, "fresh")
-            stored = self._store(call, key, fetched, None)
-            if self.l2 is not None:
-                await self.l2.put(key, stored)
+            if call.remember:  # bulk reads would only evict what operators are asking about
+                stored = self._store(call, key, fetched, None)
+                if self.l2 is not None:
+                    await self.l2.put(key, stored)
             return fetched
         entry = self.l1(call.engine).get(key)
         if entry is None and self.l2 is not None:

@@ -164,7 +164,7 @@ async def build(client: HwaClient, now: datetime) -> PlanGraph:
             break
     offset = 0
     while True:
-        page = await client.query_jobs(limit=PAGE, offset=offset, scope="WHOLE", fresh=True)
+        page = await client.query_jobs(limit=PAGE, offset=offset, scope="WHOLE", fresh=True, remember=False)
         for j in page.results:
             add_job(g, j, blocking)
         offset += len(page.results)
@@ -179,7 +179,7 @@ async def refresh(client: HwaClient, g: PlanGraph, now: datetime, *, concurrency
     current: dict[str, str] = {}
     offset = 0
     while True:
-        page = await client.query_jobs(limit=PAGE, offset=offset, fresh=True)
+        page = await client.query_jobs(limit=PAGE, offset=offset, fresh=True, remember=False)
         for j in page.results:
             current[j.id] = fingerprint(j)
         offset += len(page.results)

@@ -172,6 +172,7 @@ class HwaClient:
         headers: dict[str, str] | None = None,
         plan_scoped: bool = True,
         fresh: bool = False,
+        remember: bool = True,
     ) -> Fetched:
         query = {k: str(v) for k, v in (params or {}).items() if v is not None}
         if plan_scoped:
@@ -186,6 +187,7 @@ class HwaClient:
             object_id=object_id,
             scope=scope_var.get(),
             fresh=fresh,
+            remember=remember,
         )
         fetched = await self._fetch(call)
         collector = freshness_var.get()
@@ -215,6 +217,7 @@ class HwaClient:
         include_count: bool = True,
         scope: str | None = None,
         fresh: bool = False,
+        remember: bool = True,
     ) -> Page[H]:
         headers = {"Include-Count": "true" if include_count else "false"}
         if scope:
@@ -226,6 +229,7 @@ class HwaClient:
             params={"oql": oql, "plan_filter": plan_filter, "limit": limit, "offset": offset},
             headers=headers,
             fresh=fresh,
+            remember=remember,
         )
         return self._parse(Page[model], response, what)  # type: ignore[valid-type]
 
@@ -240,6 +244,7 @@ class HwaClient:
         include_count: bool = True,
         scope: str | None = None,
         fresh: bool = False,
+        remember: bool = True,
     ) -> Page[JobInPlanV2]:
         """GET /plan/job. Raises HwaError (InvalidQuery on a bad filter)."""
         return await self._page(
@@ -253,6 +258,7 @@ class HwaClient:
             include_count=include_count,
             scope=scope,
             fresh=fresh,
+            remember=remember,
         )
 
     async def count_jobs(

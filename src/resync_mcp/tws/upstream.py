@@ -29,6 +29,7 @@ class UpstreamCall:
     method: str = "GET"
     body: bytes | None = None  # JSON, for writes
     fresh: bool = False  # read the engine, not the cache (preconditions before a write)
+    remember: bool = True  # a fresh answer is stored; bulk reads (the graph's pages) are not
 
 
 @dataclass(frozen=True)
