@@ -93,7 +93,7 @@ async def test_job_stream_prompt_and_workstation_tools(mcp: Client, sim: Simulat
     prompt.answer = None
     sim.plan.changed()
     replied = await confirmed(mcp, "reply_prompt", {"prompt": prompt.id, "answer": True, "reason": "file arrived"})
-    assert replied["state_before"] == "Asked" and replied["state_after"] == "Answered Yes"
+    assert replied["state_before"] == "ASKED" and replied["state_after"] == "ANSWERED_YES"
     assert "already answered" in await error_text(
         mcp, "reply_prompt", {"prompt": prompt.id, "answer": False, "reason": "x"}
     )

@@ -10,7 +10,7 @@ import pytest
 
 from resync_mcp.clock import FakeClock
 from resync_mcp.simulator import Simulator
-from resync_mcp.simulator.actions import model_id
+from resync_mcp.simulator.model import model_id
 from resync_mcp.simulator.plan import SimJob
 
 pytestmark = pytest.mark.anyio

@@ -96,5 +96,5 @@ def describe_dep(d: DependencyInPlanV2) -> DependencyView:
         target=joblog.clean(target),
         job_id=d.job_id,
         job_stream_id=d.job_stream_id,
-        predecessor_status=d.predecessor_status,
+        predecessor_status=d.predecessor_state,
     )

@@ -196,6 +196,8 @@ class Actions:
             model.limit,
             False,
         )
+        if alias is not None:
+            new.original_name = model.name
         self.plan.streams.append(new)
         mapping: dict[int, int] = {}
         for old_idx in model.jobs:
@@ -311,11 +313,6 @@ def _instant(raw: Any) -> datetime | None:
         return datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
         raise ActionError(400, "inputArrivalTime must be an ISO-8601 instant.") from None
-
-
-def model_id(seed: int, kind: str, name: str) -> str:
-    """A stable definition id per name: the simulator's model is one definition per plan name."""
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"resync-sim:{seed}:{kind}:{name}"))
 
 
 def adhoc_name(body: dict[str, Any]) -> str:

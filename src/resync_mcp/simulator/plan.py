@@ -177,6 +177,7 @@ class SimJobStream:
     limit: int
     carry_forward: bool
     jobs: list[int] = field(default_factory=list)
+    original_name: str | None = None  # set when submitted with an alias (the name is the alias)
     status: str = "HOLD"
     start: datetime | None = None
     end: datetime | None = None

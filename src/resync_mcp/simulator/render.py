@@ -22,8 +22,20 @@ def common_status(plan: SimPlan, job: SimJob) -> str:
     return COMMON_OF[job.status]
 
 
-def _run_status(job: SimJob) -> str:
-    return job.status
+def job_composite(job: SimJob) -> dict[str, Any]:
+    """``JobInPlanCompositeStatusV2`` of the job's current run."""
+    return {
+        "status": job.status,
+        "canceled": job.status == "CANCL",
+        "cancelPending": job.cancel_pending and job.status != "CANCL",
+        "started": job.start is not None,
+        "error": job.status in ("ABEND", "FAIL"),
+    }
+
+
+def stream_composite(stream: SimJobStream) -> dict[str, Any]:
+    """``JobStreamInPlanCompositeStatusV2``."""
+    return {"status": stream.status, "started": stream.start is not None, "error": stream.status == "STUCK"}
 
 
 def _actions(job: SimJob) -> list[dict[str, str]]:
@@ -105,30 +117,34 @@ def render_dep(plan: SimPlan, dep: SimDep) -> dict[str, Any]:
         out |= {
             "jobId": pred.id,
             "jobName": pred.name,
-            "jobStreamId": stream.id,
             "jobStreamName": stream.name,
             "jobStreamWorkstation": plan.workstations[stream.workstation].key,
+            "jobStreamFolder": stream.folder,
             "jobStreamSchedTime": iso(stream.sched_time),
-            "predecessorStatus": pred.status,
+            "predecessorStatus": job_composite(pred),  # an object in the spec, not a string
             "statusConditions": ["SUCC"],
         }
+        if dep.type == "EXTERNAL_JOB":  # InternalDependencyInPlanV2 has no jobStreamId: same stream
+            out["jobStreamId"] = stream.id
     elif dep.type == "EXTERNAL_JOBSTREAM":
         stream = plan.streams[dep.target]
         out |= {
             "jobStreamId": stream.id,
             "jobStreamName": stream.name,
             "jobStreamWorkstation": plan.workstations[stream.workstation].key,
+            "jobStreamFolder": stream.folder,
             "jobStreamSchedTime": iso(stream.sched_time),
-            "predecessorStatus": stream.status,
+            "predecessorStatus": stream_composite(stream),
         }
     elif dep.type == "RESOURCE":
         res = plan.resource_by_id[dep.ref]
-        out |= {"name": res.name, "quantity": dep.quantity, "available": res.quantity, "resourceId": res.id}
+        out |= {"name": res.name, "workstation": res.workstation, "quantity": dep.quantity, "available": res.quantity}
     elif dep.type == "PROMPT":
         prompt = plan.prompt_by_id[dep.ref]
         out |= {
+            "id": prompt.id,  # the spec: a prompt dependency's id is the prompt's identifier
             "promptName": prompt.name,
-            "promptId": prompt.id,
+            "number": prompt.number,
             "text": prompt.text,
             "promptStatus": prompt_status(prompt.answer),
             "promptType": "Predefined Prompt",
@@ -144,9 +160,10 @@ def render_dep(plan: SimPlan, dep: SimDep) -> dict[str, Any]:
 
 
 def prompt_status(answer: bool | None) -> str:
-    # PromptStatusType values were not captured from a real engine (hwa-rest-api.md §9.7);
-    # these follow the dependency's promptStatus wording.
-    return "Asked" if answer is None else "Answered Yes" if answer else "Answered No"
+    """``PromptStatusType``: the spec's enum (NOT_ASKED, ASKED, ANSWERED_YES, ANSWERED_NO); every
+    simulated prompt has been asked. (The dependency's description says "Answered Yes", but its
+    enum is the same upper-case one.)"""
+    return "ASKED" if answer is None else "ANSWERED_YES" if answer else "ANSWERED_NO"
 
 
 def render_job(plan: SimPlan, job: SimJob, now: datetime, *, with_deps: bool) -> dict[str, Any]:
@@ -176,7 +193,12 @@ def render_job(plan: SimPlan, job: SimJob, now: datetime, *, with_deps: bool) ->
         "origPriority": job.priority,
         "dependenciesStats": {"numberOfDependencies": len(job.deps), "numberOfUnresolvedDependencies": unresolved},
         "timeRestrictions": tr,
-        "jobOptions": {"requiresConfirmation": job.confirm, "critical": job.critical, "noOperation": False},
+        "jobOptions": {
+            "requiresConfirmation": job.confirm,
+            "critical": job.critical,
+            "every": False,
+            "noOperation": False,
+        },
         "jobStatusFlags": {
             "jobLate": late,
             "deadlineHasPassed": deadline is not None and now > deadline,
@@ -189,7 +211,7 @@ def render_job(plan: SimPlan, job: SimJob, now: datetime, *, with_deps: bool) ->
             "recoveryOption": "STOP",
         },
         "lastRunCommonStatus": common_status(plan, job),
-        "lastRunCompositeStatus": {"status": job.status, "error": job.status in ("ABEND", "FAIL")},
+        "lastRunCompositeStatus": job_composite(job),
         "jobruns": render_runs(plan, job),
         "actions": _actions(job),
         "engineId": ENGINE_ID,
@@ -209,18 +231,22 @@ def render_stream(plan: SimPlan, stream: SimJobStream, now: datetime, *, with_jo
         "name": stream.name,
         "key": f"{ws.key}#{stream.folder}{stream.name}",
         "flowNodeType": "JOBSTREAM",
-        "originalJobStreamName": stream.name,
+        "originalJobStreamName": stream.original_name or stream.name,
         "workstation": ws.key,
         "workstationId": ws.id,
         "folder": stream.folder,
         "schedTime": iso(stream.sched_time),
-        "scheduledDate": stream.sched_time.date().isoformat(),
+        # A date-time in the spec (the lab's items carry UTC times plus a separate timeZone).
+        "scheduledDate": iso(stream.sched_time.replace(hour=0, minute=0, second=0, microsecond=0)),
+        "timeZone": "UTC",
         "priority": stream.priority,
         "limit": stream.limit,
         "commonStatus": _stream_common(stream.status),
-        "compositeStatus": {"status": stream.status, "error": stream.status == "STUCK"},
+        "compositeStatus": stream_composite(stream),
         "jsStatusFlags": {"released": stream.status != "HOLD", "lateJobStream": False},
         "jsOptions": {"carryForward": stream.carry_forward, "monitored": False},
+        # Carried forward from an earlier plan: a simulated plan starts fresh, so never.
+        "jsDefinitionFlags": {"carriedForward": False, "aliased": stream.original_name is not None},
         "timeInfo": {
             k: v
             for k, v in (
@@ -239,6 +265,8 @@ def render_stream(plan: SimPlan, stream: SimJobStream, now: datetime, *, with_jo
         },
         "engineId": ENGINE_ID,
     }
+    if stream.original_name is not None:
+        out["aliasJobStreamName"] = stream.name
     if with_jobs:
         out["jobs"] = [render_job(plan, plan.jobs[i], now, with_deps=False) for i in stream.jobs]
     return out
@@ -327,6 +355,29 @@ def workstation_fields() -> dict[str, Getter]:
         "limit": lambda w: w.limit,
         "fence": lambda w: w.fence,
         "activeStates": lambda w: workstation_states(w),
+    }
+
+
+def render_workstation(w: Any) -> dict[str, Any]:
+    """``WorkstationInPlanV2``."""
+    return {
+        "id": w.id,
+        "name": w.name,
+        "key": w.key,
+        "type": w.type,
+        "os": w.os,
+        "nodeName": w.node_name,
+        "tcpPort": 31111,
+        "limit": w.limit,
+        "fence": w.fence,
+        "runNumber": 14,
+        "domainName": w.domain,
+        "timeZone": "UTC",
+        "version": "10.2.8",
+        "activeStates": workstation_states(w),
+        "activeFlags": ["AUTO_LINK", "FULL_STATUS", "TCP_IP_LINK"],
+        "ignore": False,
+        "engineId": ENGINE_ID,
     }
 
 

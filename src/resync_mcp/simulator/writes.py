@@ -10,21 +10,18 @@ composite key ``WS;JOBS;NAME``, not a UUID.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from resync_mcp.simulator.actions import ActionError, adhoc_name, model_id
-from resync_mcp.simulator.oql import plan_filter
+from resync_mcp.simulator.actions import ActionError, adhoc_name
+from resync_mcp.simulator.core import Simulator
+from resync_mcp.simulator.model import Models
+from resync_mcp.simulator.web import API, Handler, composite_key_error, error, guarded
 
-if TYPE_CHECKING:
-    from resync_mcp.simulator.app import Simulator
-
-Handler = Callable[[Request], Awaitable[Response]]
-API = "/twsd/api/v2"
 JOB_ACTIONS = frozenset(
     {
         "hold",
@@ -47,12 +44,7 @@ _SECRET_HEADERS = frozenset({"authorization", "cookie"})
 BULK_JOB_ACTIONS = frozenset({"hold", "release", "release-all-dependencies", "cancel", "cancel-pending"})
 
 
-def write_routes(
-    sim: Simulator,
-    guarded: Callable[[Handler], Handler],
-    error: Callable[..., Response],
-    select_jobs: Callable[[Request], list[Any]],
-) -> list[Route]:
+def write_routes(sim: Simulator, models: Models, select_jobs: Callable[[Request], list[Any]]) -> list[Route]:
     plan = sim.plan
 
     def recorded(handler: Handler) -> Handler:
@@ -65,7 +57,7 @@ def write_routes(
             except ActionError as exc:
                 return error(exc.status, exc.message, exc.code)
 
-        inner = guarded(answered)
+        inner = guarded(sim, answered)
 
         async def endpoint(request: Request) -> Response:
             raw = await request.body()
@@ -102,11 +94,17 @@ def write_routes(
     def done(kind: str, oid: str) -> Response:
         return JSONResponse({"id": oid, "url": f"{API}/plan/{kind}/{oid}"})
 
+    def missing(raw_id: str, what: str) -> ActionError:
+        bad_key = composite_key_error(raw_id)
+        if bad_key is not None:
+            return ActionError(bad_key.status, bad_key.message, bad_key.code)
+        return ActionError(404, f"No {what} with the provided ID was found in the plan.")
+
     async def job_action(request: Request) -> Response:
         job = plan.by_id.get(request.path_params["job_id"])
         action = request.path_params["action"]
         if job is None:
-            raise ActionError(404, "No job with the provided ID was found in the plan.")
+            raise missing(request.path_params["job_id"], "job")
         if action not in JOB_ACTIONS:
             raise ActionError(404, f"No resource at {request.url.path}.")
         body = await body_of(request)
@@ -150,34 +148,21 @@ def write_routes(
         stream = plan.stream_by_id.get(request.path_params["jobstream_id"])
         action = request.path_params["action"]
         if stream is None:
-            raise ActionError(404, "No job stream with the provided ID was found in the plan.")
+            raise missing(request.path_params["jobstream_id"], "job stream")
         if action not in STREAM_ACTIONS:
             raise ActionError(404, f"No resource at {request.url.path}.")
         sim.actions.stream(stream, action, sim.now())
         return done("jobstream", stream.id)
 
-    def stream_models() -> dict[str, Any]:
-        models: dict[str, Any] = {}
-        for s in plan.streams:
-            if s.name != "JOBS":
-                models.setdefault(model_id(plan.seed, "jobstream", s.name), s)
-        return models
-
-    def job_models() -> dict[str, Any]:
-        models: dict[str, Any] = {}
-        for j in plan.jobs:
-            models.setdefault(model_id(plan.seed, "jobdefinition", j.name), j)
-        return models
-
     async def submit_stream(request: Request) -> Response:
-        model = stream_models().get(request.path_params["model_id"])
+        model = models.streams().get(request.path_params["model_id"])
         if model is None:
             raise ActionError(404, "AWSJDB101E The object was not found in the database.", "AWSJDB101E")
         new = sim.actions.submit_stream(model, sim.now(), await body_of(request))
         return JSONResponse({"count": 1, "results": [{"id": new.id, "url": f"{API}/plan/jobstream/{new.id}"}]})
 
     async def submit_job(request: Request) -> Response:
-        model = job_models().get(request.path_params["model_id"])
+        model = models.jobs().get(request.path_params["model_id"])
         if model is None:
             raise ActionError(404, "AWSJDB101E The object was not found in the database.", "AWSJDB101E")
         job = sim.actions.submit_job(model, sim.now(), await body_of(request))
@@ -212,28 +197,6 @@ def write_routes(
         sim.actions.workstation(ws, action, sim.now(), dict(request.query_params))
         return done("workstation", ws.id)
 
-    def model_listing(kind: str, models: Callable[[], dict[str, Any]]) -> Handler:
-        async def listing(request: Request) -> Response:
-            sim.state()
-            pred = plan_filter(request.query_params.get("model_filter"), "jobstream")
-            results = []
-            for mid, obj in models().items():
-                stream = obj if kind == "jobstream" else plan.streams[obj.stream]
-                ws = plan.workstations[stream.workstation if kind == "jobstream" else obj.workstation]
-                if not pred(ws.name, stream.folder, obj.name, ""):
-                    continue
-                results.append(
-                    {
-                        "kind": "JobStream" if kind == "jobstream" else "JobDefinition",
-                        "key": f"{ws.key}#{stream.folder}{obj.name}",
-                        "def": {"id": mid, "name": obj.name, "workstation": ws.key, "folder": stream.folder},
-                    }
-                )
-            limit = min(int(request.query_params.get("limit", "100") or 100), 1000)
-            return JSONResponse({"count": len(results), "results": results[:limit]})
-
-        return listing
-
     async def sim_writes(request: Request) -> Response:
         return JSONResponse({"count": len(sim.writes), "results": sim.writes})
 
@@ -247,7 +210,5 @@ def write_routes(
         Route(f"{API}/plan/jobstream/{{model_id}}/submit", recorded(submit_stream), methods=["POST"]),
         Route(f"{API}/plan/prompt/{{prompt_id}}/action/reply", recorded(reply), methods=["PUT"]),
         Route(f"{API}/plan/workstation/{{workstation_id}}/action/{{action}}", recorded(ws_action), methods=["PUT"]),
-        Route(f"{API}/model/jobstream", guarded(model_listing("jobstream", stream_models)), methods=["GET"]),
-        Route(f"{API}/model/jobdefinition", guarded(model_listing("jobdefinition", job_models)), methods=["GET"]),
         Route("/_sim/writes", sim_writes, methods=["GET"]),
     ]

@@ -1,17 +1,18 @@
 """Typed views of HWA REST API v2 payloads (spec 2.1.6.0, HWA 10.2.8).
 
-Field names are the API's own (camelCase on the wire, snake_case here through an alias
-generator). Every model keeps unknown fields (``extra="allow"``) so a newer engine that
-adds fields does not break the client, and every field is optional unless the API
-always sends it, because query results omit parts of objects (e.g. ``dependencies`` are
-"not filled if result of a query").
+Field names and types are the spec's (camelCase on the wire, snake_case here through an alias
+generator); tests/contract checks them against a transcription of the spec. Every model keeps
+unknown fields (``extra="allow"``) so a newer engine that adds fields does not break the client.
+The spec requires almost nothing, so every field is optional except a plan object's ``id``,
+which the engine assigns (readOnly) and without which nothing can be read again or acted on.
+Query results omit parts of objects (``dependencies`` are "not filled if result of a query").
 """
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
 
@@ -24,6 +25,8 @@ class HwaModel(BaseModel):
 
 
 class CompositeStatus(HwaModel):
+    """``JobInPlanCompositeStatusV2`` / ``JobStreamInPlanCompositeStatusV2``."""
+
     status: str | None = None  # internal status: JobInPlanStatus / JobStreamInPlanStatus
     substatus: str | None = None
     canceled: bool | None = None
@@ -69,23 +72,34 @@ class DependencyInPlanV2(HwaModel):
     conditional: bool | None = None
     critical: bool | None = None
     status_conditions: list[str] | None = None
-    # job / job-stream predecessors
+    # job / job-stream predecessors (an INTERNAL one has no jobStreamId: it is the same stream)
     job_id: str | None = None
     job_name: str | None = None
     job_stream_id: str | None = None
     job_stream_name: str | None = None
     job_stream_workstation: str | None = None
     job_stream_sched_time: str | None = None
-    predecessor_status: str | None = None
+    predecessor_status: CompositeStatus | None = None  # an object in the spec
+
+    @field_validator("predecessor_status", mode="before")
+    @classmethod
+    def _status_object(cls, value: Any) -> Any:
+        # Tolerate the bare internal status an older or non-conformant engine might send.
+        return {"status": value} if isinstance(value, str) else value
+
+    @property
+    def predecessor_state(self) -> str | None:
+        """The predecessor's internal status (SUCC, ABEND, HOLD ...)."""
+        return self.predecessor_status.status if self.predecessor_status else None
     # RESOURCE
     name: str | None = None
     quantity: int | None = None
     quantity_held: int | None = None
     available: int | None = None
-    # PROMPT
+    # PROMPT (its id is the prompt's id)
     prompt_name: str | None = None
     text: str | None = None
-    prompt_status: str | None = None
+    prompt_status: str | None = None  # PromptStatus: NOT_ASKED, ASKED, ANSWERED_YES, ANSWERED_NO
     # FILE
     qualifier: str | None = None
     status: str | None = None
@@ -104,7 +118,7 @@ class TimeRestrictionsInPlanV2(HwaModel):
 class JobOptions(HwaModel):
     requires_confirmation: bool | None = None
     critical: bool | None = None
-    every: str | None = None
+    every: bool | None = None
     no_operation: bool | None = None
 
 
@@ -124,7 +138,7 @@ class JobDefinitionInPlanV2(HwaModel):
 
 
 class ActionV2(HwaModel):
-    key: str
+    key: str | None = None
     id: str | None = None
 
 
@@ -135,7 +149,7 @@ class DependenciesStats(HwaModel):
 
 class JobInPlanV2(HwaModel):
     id: str
-    name: str
+    name: str = ""
     key: str | None = None
     flow_node_type: str | None = None
     workstation: str | None = None
@@ -192,21 +206,30 @@ class JsStatusFlags(HwaModel):
     late_job_stream: bool | None = None
 
 
+class JsDefinitionFlags(HwaModel):
+    aliased: bool | None = None
+    carried_forward: bool | None = None
+
+
 class JobStreamInPlanV2(HwaModel):
     id: str
-    name: str
+    name: str = ""
     key: str | None = None
     flow_node_type: str | None = None
     original_job_stream_name: str | None = None
+    alias_job_stream_name: str | None = None
     workstation: str | None = None
     folder: str | None = None
     sched_time: str | None = None
+    scheduled_date: str | None = None  # a date-time in the spec
+    time_zone: str | None = None
     priority: int | None = None
     limit: int | None = None
     common_status: str | None = None
     composite_status: CompositeStatus | None = None
     js_status_flags: JsStatusFlags | None = None
     js_options: JsOptions | None = None
+    js_definition_flags: JsDefinitionFlags | None = None
     time_restrictions: TimeRestrictionsInPlanV2 | None = None
     time_info: TimeInfo | None = None
     jobs: list[JobInPlanV2] | None = None
@@ -216,7 +239,7 @@ class JobStreamInPlanV2(HwaModel):
 
 class WorkstationInPlanV2(HwaModel):
     id: str
-    name: str
+    name: str = ""
     key: str | None = None
     type: str | None = None
     os: str | None = None
@@ -234,6 +257,7 @@ class WorkstationInPlanV2(HwaModel):
 
 class ResourceHolder(HwaModel):
     job_id: str | None = None
+    job: str | None = None
     job_key: str | None = None
     job_stream_id: str | None = None
     quantity: int | None = None
@@ -241,7 +265,7 @@ class ResourceHolder(HwaModel):
 
 class ResourceInPlanV2(HwaModel):
     id: str
-    name: str
+    name: str = ""
     workstation: str | None = None
     quantity: int | None = None
     quantity_available: int | None = None
@@ -256,7 +280,7 @@ class PromptInPlanV2(HwaModel):
     number: int | None = None
     text: str | None = None
     type: str | None = None
-    status: str | None = None  # PromptStatusType: real values not captured; see docs
+    status: str | None = None  # PromptStatusType: NOT_ASKED, ASKED, ANSWERED_YES, ANSWERED_NO
     time_asked: str | None = None
     time_respond: str | None = None
     job_id: str | None = None
@@ -269,6 +293,9 @@ class EngineInfoV2(HwaModel):
     license_type: str | None = None
     timezone: str | None = None
     locale: str | None = None
+    capabilities: dict[str, dict[str, str]] | None = None  # an object of objects in the spec
+    tenant_id: str | None = None
+    tenant_name: str | None = None
 
 
 T = TypeVar("T", bound=HwaModel)
@@ -286,5 +313,5 @@ class Page(BaseModel, Generic[T]):
 
 
 class GroupedCountResponse(HwaModel):
-    count: int
+    count: int | None = None
     grouped_count: dict[str, int] = Field(default_factory=dict)

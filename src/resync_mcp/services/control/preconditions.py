@@ -49,8 +49,8 @@ def stream_refusal(waiting_jobs: int, state: str | None) -> str | None:
 
 
 def prompt_refusal(status: str | None) -> str | None:
-    # PromptStatusType values were never captured; "Answered ..." is what DWC shows.
-    if status and status.lower().startswith("answered"):
+    # The spec's PromptStatusType says ANSWERED_YES / ANSWERED_NO; consoles show "Answered Yes".
+    if status and status.upper().replace(" ", "_").startswith("ANSWERED"):
         return f"the prompt was already answered ({status})"
     return None
 
