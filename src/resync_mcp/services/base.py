@@ -31,9 +31,17 @@ class PlanBase:
 
     @staticmethod
     def _listing(
-        client: HwaClient, as_of: datetime, total: int | None, offset: int, returned: int, key: str, has_next: bool
+        client: HwaClient,
+        as_of: datetime,
+        total: int | None,
+        offset: int,
+        returned: int,
+        key: str,
+        has_next: bool,
+        local_note: str | None = None,
     ) -> dict[str, Any]:
-        """The Listing fields of one page: totals, an honest truncation note, the next cursor."""
+        """The Listing fields of one page: totals, an honest truncation note, the next cursor, and
+        how the page was computed when the engine refused part of the filter (``local_note``)."""
         more = None if total is None else total - offset - returned
         truncated = (more is not None and more > 0) or has_next
         note = None
@@ -46,5 +54,5 @@ class PlanBase:
             "returned": returned,
             "truncated": truncated,
             "next_cursor": f.Cursor(offset + returned, key).encode() if truncated else None,
-            "note": note,
+            "note": "; ".join(n for n in (note, local_note) if n) or None,
         }

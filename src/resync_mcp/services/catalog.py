@@ -69,7 +69,14 @@ class CatalogQueries(PlanBase):
         items = [summarize_stream(s) for s in page.results]
         return FindJobStreamsResult(
             **self._listing(
-                client, as_of, page.count, offset, len(items), "js:" + (query or ""), page.next is not None
+                client,
+                as_of,
+                page.count,
+                offset,
+                len(items),
+                "js:" + (query or ""),
+                page.next is not None,
+                page.local_note,
             ),
             job_streams=items,
         )
@@ -162,7 +169,7 @@ class CatalogQueries(PlanBase):
                 )
             )
         return WorkstationsResult(
-            **self._listing(client, as_of, page.count, offset, len(items), "ws:" + query, False),
+            **self._listing(client, as_of, page.count, offset, len(items), "ws:" + query, False, page.local_note),
             workstations=items,
         )
 
@@ -189,7 +196,9 @@ class CatalogQueries(PlanBase):
             for r in page.results
         ]
         return ResourcesResult(
-            **self._listing(client, as_of, page.count, offset, len(items), "res:" + (oql or ""), False),
+            **self._listing(
+                client, as_of, page.count, offset, len(items), "res:" + (oql or ""), False, page.local_note
+            ),
             resources=items,
         )
 
@@ -201,7 +210,7 @@ class CatalogQueries(PlanBase):
         key = f"pr:{waiting_only}"
         offset = f.decode_cursor(cursor, key)
         as_of = self.clock.now()
-        # PromptStatusType values are not confirmed (hwa-rest-api.md §9.7): filter here, not in OQL.
+        # Whether the engine filters prompts on status is not confirmed: filter here, not in OQL.
         page = await client.query_prompts(limit=1000 if waiting_only else n, offset=0 if waiting_only else offset)
         all_items = [
             PromptView(

@@ -78,7 +78,9 @@ class PlanService(CatalogQueries):
         page = await client.query_jobs(oql=query, limit=n, offset=offset)
         jobs = [summarize_job(j) for j in page.results]
         return FindJobsResult(
-            **self._listing(client, as_of, page.count, offset, len(jobs), query or "", page.next is not None),
+            **self._listing(
+                client, as_of, page.count, offset, len(jobs), query or "", page.next is not None, page.local_note
+            ),
             jobs=jobs,
         )
 

@@ -19,7 +19,8 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from resync_mcp.clock import Clock, SystemClock
-from resync_mcp.errors import HwaError, InvalidArgument, OutcomeUnknown
+from resync_mcp.errors import HwaError, InvalidArgument, InvalidQuery, OutcomeUnknown
+from resync_mcp.tws import fallback
 from resync_mcp.tws.errors import raise_for_response, transport_error
 from resync_mcp.tws.models import (
     EngineInfoV2,
@@ -81,6 +82,7 @@ class HwaClient:
         self._clock = clock or SystemClock()
         self._total_timeout_s = total_timeout_s
         self._fetch = chain(stages, self._http_fetch)
+        self.refuses_unconfirmed_oql: set[str] = set()  # object kinds whose OQL fields the engine refused
         self.requests_made = 0  # requests that really went to the engine
         self.latencies_ms: deque[float] = deque(maxlen=2000)  # of those requests, for health
 
@@ -210,6 +212,7 @@ class HwaClient:
         path: str,
         what: str,
         *,
+        kind: str,
         oql: str | None,
         plan_filter: str | None,
         limit: int,
@@ -219,19 +222,37 @@ class HwaClient:
         fresh: bool = False,
         remember: bool = True,
     ) -> Page[H]:
-        headers = {"Include-Count": "true" if include_count else "false"}
-        if scope:
-            headers["scope"] = scope
-        response = await self._get(
+        """One page of a query. An engine that refuses a filter field we use (400
+        OQL_FILTER_SYNTAX_ERROR) gets the confirmed part of the query; the rest is applied here."""
+        local = fallback.needs_fallback(kind, oql)
+        if not (local and kind in self.refuses_unconfirmed_oql):
+            headers = {"Include-Count": "true" if include_count else "false"}
+            if scope:
+                headers["scope"] = scope
+            params = {"oql": oql, "plan_filter": plan_filter, "limit": limit, "offset": offset}
+            try:
+                response = await self._get(
+                    path, what, kind="query", params=params, headers=headers, fresh=fresh, remember=remember
+                )
+                return self._parse(Page[model], response, what)  # type: ignore[valid-type]
+            except InvalidQuery as exc:
+                if not local or exc.code != "OQL_FILTER_SYNTAX_ERROR":
+                    raise
+                self.refuses_unconfirmed_oql.add(kind)
+        assert oql is not None  # needs_fallback is false without a filter
+        return await fallback.page_locally(
+            self,
+            model,
             path,
             what,
-            kind="query",
-            params={"oql": oql, "plan_filter": plan_filter, "limit": limit, "offset": offset},
-            headers=headers,
+            kind=kind,
+            text=oql,
+            plan_filter=plan_filter,
+            limit=limit,
+            offset=offset,
+            scope=scope,
             fresh=fresh,
-            remember=remember,
         )
-        return self._parse(Page[model], response, what)  # type: ignore[valid-type]
 
     # ---------------------------------------------------------------------- jobs
     async def query_jobs(
@@ -251,6 +272,7 @@ class HwaClient:
             JobInPlanV2,
             "/plan/job",
             "querying jobs",
+            kind="job",
             oql=oql,
             plan_filter=plan_filter,
             limit=limit,
@@ -315,6 +337,7 @@ class HwaClient:
             JobStreamInPlanV2,
             "/plan/jobstream",
             "querying job streams",
+            kind="jobstream",
             oql=oql,
             plan_filter=plan_filter,
             limit=limit,
@@ -341,6 +364,7 @@ class HwaClient:
             WorkstationInPlanV2,
             "/plan/workstation",
             "querying workstations",
+            kind="workstation",
             oql=oql,
             plan_filter=plan_filter,
             limit=limit,
@@ -365,6 +389,7 @@ class HwaClient:
             ResourceInPlanV2,
             "/plan/resource",
             "querying resources",
+            kind="resource",
             oql=oql,
             plan_filter=None,
             limit=limit,
@@ -378,6 +403,7 @@ class HwaClient:
             PromptInPlanV2,
             "/plan/prompt",
             "querying prompts",
+            kind="prompt",
             oql=oql,
             plan_filter=plan_filter,
             limit=limit,

@@ -91,6 +91,7 @@ class DependencyInPlanV2(HwaModel):
     def predecessor_state(self) -> str | None:
         """The predecessor's internal status (SUCC, ABEND, HOLD ...)."""
         return self.predecessor_status.status if self.predecessor_status else None
+
     # RESOURCE
     name: str | None = None
     quantity: int | None = None
@@ -310,6 +311,8 @@ class Page(BaseModel, Generic[T]):
     next: str | None = None
     previous: str | None = None
     results: list[T] = Field(default_factory=list)
+    # Set by the client, never by the engine: how this page was computed when it was not.
+    local_note: str | None = Field(default=None, exclude=True)
 
 
 class GroupedCountResponse(HwaModel):

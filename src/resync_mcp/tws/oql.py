@@ -37,6 +37,27 @@ CONFIRMED: dict[str, frozenset[str]] = {
 }
 CONFIRMED_DEFAULT = frozenset({"id", "name", "folder"})
 CONFIRMED_ORDER = frozenset({"name", "key.name"})
+# The other fields our queries use: JSON paths of the V2 objects (tests/contract checks each
+# against the spec). Only these may be applied locally when an engine refuses them; any other
+# refused field is the caller's error and stays one.
+LOCAL_PATHS: dict[str, frozenset[str]] = {
+    "job": frozenset(
+        {
+            "jobStreamName",
+            "workstation",
+            "schedTime",
+            "priority",
+            "lastRunCommonStatus",
+            "lastRunCompositeStatus.status",
+            "jobOptions.critical",
+            "jobStatusFlags.jobLate",
+            "dependencies.jobId",
+            "dependencies.jobStreamId",
+        }
+    ),
+    "jobstream": frozenset({"workstation", "schedTime", "priority", "compositeStatus.status"}),
+    "workstation": frozenset(),
+}
 
 
 class OqlError(ValueError):
@@ -76,6 +97,10 @@ class Query:
 
 def confirmed_fields(kind: str) -> frozenset[str]:
     return CONFIRMED.get(kind, CONFIRMED_DEFAULT)
+
+
+def local_paths(kind: str) -> frozenset[str]:
+    return LOCAL_PATHS.get(kind, frozenset())
 
 
 # ------------------------------------------------------------------------------- parsing

@@ -193,8 +193,12 @@ async def bulk(ctx: Ctx) -> Prepared:
     wire = BULK_WIRE[action]
     outcome: dict[str, Any] = {}
 
+    # The write names the previewed jobs by id, a field every engine filters on (the spec's own
+    # example), so it acts on exactly what the operator confirmed, never on a job that joined since.
+    exact = "id IN [" + ", ".join(f"'{j.id}'" for j in jobs) + "]"
+
     async def send(acts: HwaActions, why: Justification) -> str:
-        ok, failed = await acts.bulk_job_action(wire, oql, limit, why)
+        ok, failed = await acts.bulk_job_action(wire, exact, limit, why)
         outcome.update(ok=ok, failed=failed)
         shown = "; ".join(f"{i}: {m[:120]}" for i, m in failed[:5])
         return f"{len(ok)} done, {len(failed)} refused by HWA" + (f" ({shown})" if shown else "")
