@@ -35,6 +35,19 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--jobs", type=int, default=2000)
     sim.add_argument("--username", help="accept only this Basic user (password from $RESYNC_SIMULATOR_PASSWORD)")
     sim.add_argument(
+        "--oql-fields",
+        choices=["paths", "confirmed"],
+        default="paths",
+        help="OQL filter fields accepted: any V2 JSON path of the object (default), or only those "
+        "confirmed on real engines",
+    )
+    sim.add_argument(
+        "--adhoc-state",
+        choices=["HOLD", "READY"],
+        default="HOLD",
+        help="the state an ad hoc job starts in (real labs saw both; default HOLD)",
+    )
+    sim.add_argument(
         "--faults",
         metavar="JSON",
         help='fault modes at start, e.g. \'{"latency_ms": 20, "error_rate": 0.1, "seed": 1}\'; '
@@ -252,9 +265,18 @@ def _simulator(args: argparse.Namespace) -> int:
             faults.configure(**changes)
         except ValueError as exc:  # JSONDecodeError and pydantic's ValidationError are ValueErrors
             raise ConfigError(f"--faults is not a valid fault configuration: {str(exc).splitlines()[0]}.") from None
-    sim = Simulator.create(args.seed, args.jobs, SystemClock(), credentials=creds, faults=faults)
+    sim = Simulator.create(
+        args.seed,
+        args.jobs,
+        SystemClock(),
+        credentials=creds,
+        faults=faults,
+        oql_fields=args.oql_fields,
+        adhoc_state=args.adhoc_state,
+    )
     print(
-        f"HWA simulator: seed {args.seed}, {args.jobs} jobs, http://{args.host}:{args.port}/twsd/api/v2/plan/job",
+        f"HWA simulator: seed {args.seed}, {args.jobs} jobs, OQL fields {args.oql_fields}, ad hoc jobs start "
+        f"{args.adhoc_state}, http://{args.host}:{args.port}/twsd/api/v2/plan/job",
         file=sys.stderr,
     )
     # A hung fault keeps handlers waiting forever; shutdown must not wait on them.

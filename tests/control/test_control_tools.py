@@ -41,32 +41,52 @@ async def confirmed(mcp: Client, tool: str, args: dict[str, Any]) -> dict[str, A
     return await call(mcp, tool, {**args, "confirmation_token": first["confirmation_token"]})
 
 
+async def confirmed_error(mcp: Client, tool: str, args: dict[str, Any]) -> str:
+    """The same flow for a call that must fail once confirmed (the engine refuses it)."""
+    first = await mcp.call_tool(tool, args)
+    if first.is_error:
+        text = str(first.content[0].text)  # type: ignore[union-attr]
+        assert "Traceback" not in text
+        return text
+    assert (first.structured_content or {}).get("outcome") == "needs_confirmation", first.structured_content
+    return await error_text(mcp, tool, {**args, "confirmation_token": first.structured_content["confirmation_token"]})  # type: ignore[index]
+
+
 def app_with(clock: FakeClock, sim: Simulator, **sections: Any) -> App:
     settings = load_settings(None, {"demo": {"enabled": True, "seed": SEED, "jobs": JOBS}, **sections})
     return build_app(settings, clock=clock, simulator=sim)
 
 
 # ---------------------------------------------------------------- legal and illegal states, per tool
+# (tool, a legal state, a refused state, who refuses it). The client refuses only what HWA is
+# documented or was seen to refuse, without sending; anything else is sent once and the engine's
+# own refusal comes back as "wrong state" with its message, never as "retry later".
 JOB_CASES = [
-    ("rerun_job", "ABEND", "EXEC", {}),
-    ("hold_job", "HOLD", "SUCC", {}),
-    ("release_job", "HOLD", "EXEC", {}),
-    ("release_job_dependencies", "HOLD", "SUCC", {}),
-    ("cancel_job", "HOLD", "SUCC", {}),
-    ("kill_job", "EXEC", "SUCC", {}),
-    ("confirm_job", "ABEND", "EXEC", {"status": "SUCC"}),
-    ("set_job_priority", "HOLD", "SUCC", {"priority": 55}),
+    ("rerun_job", "ABEND", "EXEC", "client", {}),
+    ("confirm_job", "ABEND", "SUCC", "client", {"status": "SUCC"}),
+    ("hold_job", "HOLD", "SUCC", "engine", {}),
+    ("release_job", "HOLD", "SUCC", "engine", {}),
+    ("release_job_dependencies", "HOLD", "SUCC", "engine", {}),
+    ("cancel_job", "HOLD", "SUCC", "engine", {}),
+    ("kill_job", "EXEC", "SUCC", "engine", {}),
+    ("set_job_priority", "HOLD", "SUCC", "engine", {"priority": 55}),
 ]
 
 
-@pytest.mark.parametrize(("tool", "legal", "illegal", "extra"), JOB_CASES)
-async def test_job_tools_act_in_legal_states_and_refuse_others_without_sending(
-    mcp: Client, sim: Simulator, tool: str, legal: str, illegal: str, extra: dict[str, Any]
+@pytest.mark.parametrize(("tool", "legal", "illegal", "who", "extra"), JOB_CASES)
+async def test_job_tools_act_in_legal_states_and_refuse_others(
+    mcp: Client, sim: Simulator, tool: str, legal: str, illegal: str, who: str, extra: dict[str, Any]
 ) -> None:
     bad = job_in(sim, illegal)
-    text = await error_text(mcp, tool, {"job": bad.id, "reason": "test", **extra})
-    assert "refused" in text and illegal in text and "Nothing was sent" in text
-    assert sim.writes == []
+    text = await confirmed_error(mcp, tool, {"job": bad.id, "reason": "test", **extra})
+    if who == "client":
+        assert "refused" in text and illegal in text and "Nothing was sent" in text
+        assert sim.writes == []
+    else:
+        assert "wrong state (AWSBIN076E)" in text and illegal in text and "retrying will not help" in text
+        assert "Retrying later may help" not in text
+        assert len(sim.writes) == 1 and bad.status == illegal
+        sim.writes.clear()
     good = job_in(sim, legal, lambda j: bool(j.deps) or legal != "HOLD")
     result = await confirmed(mcp, tool, {"job": good.id, "reason": "test", **extra})
     assert result["outcome"] == "done" and result["state_before"].startswith(legal)
@@ -384,7 +404,7 @@ def legal_args(sim: Simulator, tool: str) -> dict[str, Any]:
     return {"workstation": ws.name, **extra}
 
 
-JOB_TOOLS = {tool: legal for tool, legal, _, _ in JOB_CASES}
+JOB_TOOLS = {tool: legal for tool, legal, _, _, _ in JOB_CASES}
 CONTROL = sorted(n for n, r in RULES.items() if r.writes)
 
 

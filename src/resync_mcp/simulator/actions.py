@@ -1,9 +1,14 @@
 """The simulated engine's write side: which actions each state allows, and what they do.
 
-Legality follows hwa-rest-api.md §6.7 where it is documented (rerun from SUCC/ABEND/FAIL,
-confirm PEND, kill EXEC, release a held job) and stays conservative where it is not (hold
-and cancel only before the job starts). A refused action answers as the real engine does
-for a wrong state: HTTP 500 carrying AWSJSY404E wrapping AWSBIN076E.
+Legality follows what a real engine is known to do (hwa-rest-api.md §6.7 and the lab captures):
+rerun only from SUCC, ABEND or FAIL; confirm SUCC refused on a job already SUCC; on a freshly
+submitted job, hold, then kill, then confirm-succ each accepted (LAB-SUB), whatever state the job
+was in (HOLD, READY or already running); a confirmation while a job runs decides how it ends
+(conman docs). Where nothing is known it is an inference, marked [I]: hold, release and kill are
+accepted on any job that has not ended (kill stops a run, and has nothing to stop before one),
+cancel and dependency releases only before the job starts, and nothing applies to an ended job
+except rerun and confirm. A refused action answers as the real engine does for a wrong state:
+HTTP 500 carrying AWSJSY404E wrapping AWSBIN076E.
 
 Every action first pins what has already run (``SimPlan.pin_started``), then changes the
 plan; plan time keeps moving, so a released job starts, a rerun runs, a kill ends a run.
@@ -23,6 +28,7 @@ from resync_mcp.simulator.plan import TERMINAL, PastRun, Pin, SimJob, SimJobStre
 
 NOT_STARTED = frozenset({"HOLD", "READY", "FENCE"})
 RERUNNABLE = frozenset({"SUCC", "ABEND", "FAIL"})
+UNCONFIRMABLE = frozenset({"CANCL", "SUPPR"})  # [I]: never ran, nothing to confirm
 WRONG_STATE = "AWSBIN076E"
 # SIGTERM's 128+15. What the real engine reports as the return code of a killed job was not captured.
 KILLED_RC = 143
@@ -91,7 +97,10 @@ class Actions:
         self._begin(now)
         status = job.status
         what = f"job {job.name}"
-        if action in _WAITING_EFFECTS:
+        if action in ("hold", "release"):
+            self._need(status not in TERMINAL, what, status)
+            _WAITING_EFFECTS[action](job, now)
+        elif action in _WAITING_EFFECTS:  # cancel, cancel-pending
             self._need(status in NOT_STARTED, what, status)
             _WAITING_EFFECTS[action](job, now)
         elif action in ("release-all-dependencies", "release-dependencies"):
@@ -109,16 +118,19 @@ class Actions:
             job.released_deps |= ids
             job.release_at = now
         elif action == "kill":
-            self._need(status == "EXEC" and job.pin is not None, what, status)
-            assert job.pin is not None
-            job.pin = Pin(job.pin.start, now, "ABEND")
-            job.rc, job.killed = KILLED_RC, True
+            self._need(status not in TERMINAL and status != "PEND", what, status)
+            if job.pin is not None and job.pin.end is None:  # running: the run ends ABEND
+                job.pin = Pin(job.pin.start, now, "ABEND")
+                job.rc, job.killed = KILLED_RC, True
         elif action in ("confirm-succ", "confirm-abend"):
             target = "SUCC" if action == "confirm-succ" else "ABEND"
-            allowed = {"PEND", "ABEND"} if target == "SUCC" else {"PEND", "SUCC"}
-            self._need(status in allowed and job.pin is not None, what, status)
-            assert job.pin is not None
-            job.pin = Pin(job.pin.start, job.pin.end, target)
+            self._need(status != target and status not in UNCONFIRMABLE, what, status)
+            if job.pin is None:  # not started: confirmed without running
+                job.pin = Pin(now, now, target)
+            elif job.pin.end is None:  # running: the confirmation decides how the run ends
+                job.confirmed_as = target
+            else:
+                job.pin = Pin(job.pin.start, job.pin.end, target)
             job.confirmed = True
             job.output_conditions = [str(c) for c in body.get("conditions", []) if isinstance(c, str)]
         elif action == "update-priority":
@@ -146,6 +158,7 @@ class Actions:
             # The new run succeeds: in the simulator an operator's rerun fixes what failed.
             j.pin, j.rerun_at, j.rc, j.fail_launch = None, now, 0, False
             j.killed = j.confirmed = False
+            j.confirmed_as = None
         if isinstance(body.get("priority"), int):
             job.priority = int(body["priority"])
         self.plan.index()
@@ -251,12 +264,15 @@ class Actions:
         self._done()
         return job
 
-    def submit_adhoc(self, ws: SimWorkstation, now: datetime, name: str, duration_s: int) -> SimJob:
+    def submit_adhoc(self, ws: SimWorkstation, now: datetime, name: str, duration_s: int, held: bool) -> SimJob:
+        """An ad hoc job in the workstation's JOBS stream; ``held`` starts it in HOLD until released
+        (one lab), else it starts as soon as it can (another lab saw READY)."""
         self._begin(now)
         stream = self._jobs_stream(self.plan.workstations.index(ws), now)
         self._unique(stream, name)
         template = SimJob(0, "", name, 0, 0, 10, duration_s, 0, False, None, None, False, None, False, None)
         job = self._copy_job(template, stream, name)
+        job.held = held
         self.plan.index()
         self._done()
         return job

@@ -156,6 +156,7 @@ class SimJob:
     pin: Pin | None = None
     output_conditions: list[str] = field(default_factory=list)
     confirmed: bool = False
+    confirmed_as: str | None = None  # a confirmation received while the run was going: how it ends
     killed: bool = False
     log_note: str | None = None  # a line the job prints (any text: logs are untrusted input)
     # state, recomputed by evaluate()
@@ -290,7 +291,9 @@ class SimPlan:
             job.status, job.start = "EXEC", start
         else:
             job.start, job.end = start, end
-            if job.rc != 0:
+            if job.confirmed_as is not None:
+                job.status = job.confirmed_as
+            elif job.rc != 0:
                 job.status = "ABEND"
             else:
                 job.status = "PEND" if job.confirm else "SUCC"

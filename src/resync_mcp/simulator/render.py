@@ -39,18 +39,21 @@ def stream_composite(stream: SimJobStream) -> dict[str, Any]:
 
 
 def _actions(job: SimJob) -> list[dict[str, str]]:
-    # The engine's own per-state action hints; semantics inferred (hwa-rest-api.md §6.7).
-    keys: list[str] = []
-    if job.status in ("SUCC", "ABEND", "FAIL"):
+    # The engine's own per-state action hints, following simulator/actions.py's rules; what real
+    # engines put here is not known (hwa-rest-api.md §6.7).
+    status, keys = job.status, []
+    if status in ("SUCC", "ABEND", "FAIL"):
         keys.append("RERUN_JOB")
-    if job.status == "EXEC":
-        keys.append("KILL_JOB")
-    if job.status not in TERMINAL and job.forced != "HOLD":
-        keys += ["HOLD_JOB", "CANCEL_JOB"]
-    if job.status == "HOLD":
-        keys += ["RELEASE_JOB", "RELEASE_ALL_DEPENDENCIES_JOB"]
-    if job.status in ("PEND", "ABEND", "SUCC"):
-        keys += ["CONFIRM_SUCC_JOB", "CONFIRM_ABEND_JOB"]
+    if status not in TERMINAL:
+        keys += ["HOLD_JOB", "RELEASE_JOB"]
+        if status != "PEND":
+            keys.append("KILL_JOB")
+    if status in ("HOLD", "READY", "FENCE"):
+        keys += ["CANCEL_JOB", "RELEASE_ALL_DEPENDENCIES_JOB"]
+    if status not in ("SUCC", "CANCL", "SUPPR"):
+        keys.append("CONFIRM_SUCC_JOB")
+    if status not in ("ABEND", "CANCL", "SUPPR"):
+        keys.append("CONFIRM_ABEND_JOB")
     return [{"key": k} for k in keys]
 
 

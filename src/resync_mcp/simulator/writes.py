@@ -174,7 +174,7 @@ def write_routes(sim: Simulator, models: Models, select_jobs: Callable[[Request]
         ws = next((w for w in plan.workstations if w.name == key), None)
         if ws is None:
             raise ActionError(404, "No workstation with the provided key was found in the plan.")
-        job = sim.actions.submit_adhoc(ws, sim.now(), adhoc_name(body), duration_s=120)
+        job = sim.actions.submit_adhoc(ws, sim.now(), adhoc_name(body), 120, held=sim.adhoc_state == "HOLD")
         return JSONResponse({"id": f"{ws.name};JOBS;{job.name}"})
 
     async def reply(request: Request) -> Response:

@@ -140,9 +140,10 @@ class HwaClient:
         body: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
     ) -> Fetched:
-        """One write: never cached, never retried (the stages see ``idempotent=False``)."""
+        """One write: never cached, never retried (the stages see ``idempotent=False``). No
+        ``plan_id``: the spec's action and submit operations declare none (writes act on the
+        current plan); only the reads take it."""
         query = {k: str(v) for k, v in (params or {}).items() if v is not None}
-        query.setdefault("plan_id", self._plan_id)
         hdrs = dict(headers or {})
         content = None
         if body is not None:

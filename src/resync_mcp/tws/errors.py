@@ -17,7 +17,12 @@ from resync_mcp.errors import (
 )
 
 _AWS_CODE = re.compile(r"\b(AWS[A-Z]{3}\d{3}[EWI]|[A-Z][A-Z_]{5,}_ERROR)\b")
+# Engine refusals that arrive as HTTP 500: what they mean, never "retry later" (hwa-rest-api.md
+# §2.5 and the lab captures). Any other 5xx stays an outage the resilience layer may retry.
 _WRONG_STATE = {"AWSBIN076E", "AWSBHU085E"}  # "operation not possible, object in incorrect state"
+_BAD_REFERENCE = {"AWSBIO006E"}  # a composite key (WS;JOBS;NAME) where the plan UUID is expected
+_NOT_FOUND = {"AWSJDB101E"}  # "object not found" in the database (a submit's definition id)
+_REFUSED = {"AWSJSY404E", "AWSJCS027E"}  # the action handler's wrapper; a command the workstation refuses
 
 
 def message_codes(body: str) -> list[str]:
@@ -41,7 +46,8 @@ def _server_message(response: httpx.Response) -> str:
 
 
 def raise_for_response(response: httpx.Response, engine: str, what: str) -> None:
-    """Raise the domain error for a non-2xx response; return for a success.
+    """Raise the domain error for a non-2xx response; return for a success. AWS codes are read
+    from the body and from the status line: a lab capture shows ``HTTP/1.1 500 AWSJSY404E ...``.
 
     Raises:
         HwaError: a subclass chosen by status code and AWS message code.
@@ -49,10 +55,13 @@ def raise_for_response(response: httpx.Response, engine: str, what: str) -> None
     status = response.status_code
     if status < 300:
         return
+    reason = response.reason_phrase or ""
     body = response.text[:4000]
-    codes = message_codes(body)
+    codes = message_codes(f"{reason}\n{body}")
     code = codes[0] if codes else None
     detail = _server_message(response)
+    if not detail.strip() and reason:
+        detail = reason[:300]
     where = f"engine '{engine}'"
     if status == 400:
         if "OQL_FILTER_SYNTAX_ERROR" in codes:
@@ -86,12 +95,29 @@ def raise_for_response(response: httpx.Response, engine: str, what: str) -> None
         )
     if status == 409:
         raise Conflict(f"Conflict on {where} while {what}: {detail}", status=status, code=code)
-    if _WRONG_STATE & set(codes):
+    if found := _WRONG_STATE & set(codes):
         raise WrongState(
-            f"HWA on {where} refused the operation because the object is in the wrong state ({code}).",
-            hint="Read the object again and choose an action its current state allows.",
+            f"HWA on {where} refused {what}: the object is in the wrong state ({min(found)}): {detail}",
+            hint="Read the object again and choose an action its current state allows; retrying will not help.",
             status=status,
-            code=code,
+            code=min(found),
+        )
+    if found := _BAD_REFERENCE & set(codes):
+        raise InvalidQuery(
+            f"HWA on {where} refused {what}: the id is not a plan id ({min(found)}): {detail}",
+            hint="Use the job's plan UUID (find_jobs gives it), not a WS;JOBS;NAME key.",
+            status=status,
+            code=min(found),
+        )
+    if found := _NOT_FOUND & set(codes):
+        raise NotFound(f"Not found on {where} while {what} ({min(found)}): {detail}", status=status, code=min(found))
+    if found := _REFUSED & set(codes):
+        raise HwaError(
+            f"HWA on {where} refused {what} ({min(found)}): {detail}",
+            hint="The engine declined the operation; read the object and its state before anything else.",
+            retryable=False,
+            status=status,
+            code=min(found),
         )
     if status == 429 or status >= 500:
         raise EngineUnavailable(

@@ -1,45 +1,27 @@
-"""Which states allow which action: pure functions over the state read just before acting.
+"""Which states the engine refuses an action in: pure functions over the state read just before
+acting.
 
-Documented rules (hwa-rest-api.md §6.7): rerun only from SUCC, ABEND or FAIL; confirm a PEND
-job (or turn ABEND into SUCC and back); release a held job; kill a running (EXEC) job. Not
-documented, so chosen conservatively: hold, release and cancel only before the job starts,
-priority only while it has not ended. The engine stays the authority: it may still refuse.
+The client refuses only what a real engine is documented, or was seen, to refuse
+(hwa-rest-api.md §6.7): a rerun before the job has ended (SUCC, ABEND or FAIL), and confirm SUCC on
+a job already SUCC (AWSBIN076E in the lab). Everything else is sent and the engine decides: the
+lab saw it accept hold, then kill, then confirm SUCC on a freshly submitted job, so a guess here
+would refuse what the engine allows. Its refusals come back as "wrong state" with its own message.
 """
 
 from __future__ import annotations
 
 NOT_STARTED = frozenset({"HOLD", "READY", "FENCE"})
-ENDED = frozenset({"SUCC", "ABEND", "FAIL", "CANCL", "SUPPR"})
-
-JOB_STATES: dict[str, frozenset[str]] = {
-    "rerun_job": frozenset({"SUCC", "ABEND", "FAIL"}),
-    "hold_job": NOT_STARTED,
-    "release_job": NOT_STARTED,
-    "release_job_dependencies": NOT_STARTED,
-    "cancel_job": NOT_STARTED,
-    "kill_job": frozenset({"EXEC"}),
-    "confirm_job:SUCC": frozenset({"PEND", "ABEND"}),
-    "confirm_job:ABEND": frozenset({"PEND", "SUCC"}),
-}
-
-_WHY = {
-    "rerun_job": "a job can be rerun only once it has ended (SUCC, ABEND or FAIL)",
-    "kill_job": "only a running job (EXEC) can be killed",
-    "confirm_job:SUCC": "confirm SUCC applies to a job waiting for confirmation (PEND) or one that ended ABEND",
-    "confirm_job:ABEND": "confirm ABEND applies to a job waiting for confirmation (PEND) or one that ended SUCC",
-}
+RERUNNABLE = frozenset({"SUCC", "ABEND", "FAIL"})
 
 
 def job_refusal(action: str, state: str | None) -> str | None:
-    """Why ``action`` cannot be done to a job in ``state``, or None when it can."""
+    """Why the engine refuses ``action`` on a job in ``state``, or None when it is not known to."""
     shown = state or "unknown"
-    if action == "set_job_priority":
-        return None if state not in ENDED else f"the job has ended ({shown}); its priority no longer matters"
-    allowed = JOB_STATES.get(action)
-    if allowed is None or state in allowed:
-        return None
-    why = _WHY.get(action, "this applies only to a job that has not started yet (HOLD, READY or FENCE)")
-    return f"the job is {shown}; {why}"
+    if action == "rerun_job" and state not in RERUNNABLE:
+        return f"the job is {shown}; a job can be rerun only once it has ended (SUCC, ABEND or FAIL)"
+    if action == "confirm_job:SUCC" and state == "SUCC":
+        return "the job already ended SUCC; HWA refuses to confirm SUCC again (AWSBIN076E)"
+    return None
 
 
 def stream_refusal(waiting_jobs: int, state: str | None) -> str | None:
