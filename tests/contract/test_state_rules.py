@@ -102,3 +102,11 @@ async def test_the_client_lets_the_lab_sequence_through_and_refuses_only_what_hw
         assert "already ended SUCC" in text and "Nothing was sent" in text and len(sim.writes) == before
     assert [w["path"].rsplit("/", 1)[-1] for w in sim.writes] == ["submit-ad-hoc-job", "hold", "kill", "confirm-succ"]
     assert all("plan_id" not in w["query"] for w in sim.writes)  # the spec's writes declare no plan_id
+
+
+def test_allowed_actions_are_the_engines_hint_when_it_sends_one() -> None:
+    from resync_mcp.services.summaries import allowed_actions
+
+    hint = ["RERUN_JOB", "CONFIRM_SUCC_JOB", "ADD_DEPENDENCIES_JOB", "OTHER"]
+    assert allowed_actions("ABEND", False, 0, hint) == ["rerun", "confirm_succ", "add_dependencies"]
+    assert "kill" in allowed_actions("EXEC", False, 0, []) and "kill" not in allowed_actions("ABEND", False, 0, None)

@@ -156,8 +156,10 @@ class PlanService(CatalogQueries):
             dependencies=deps,
             unresolved_dependencies=unresolved,
             runs=runs,
-            allowed_actions=allowed_actions(j.internal_status, held, unresolved),
-            engine_actions=[a.key for a in (j.actions or [])],
+            allowed_actions=allowed_actions(
+                j.internal_status, held, unresolved, [a.key for a in (j.actions or []) if a.key]
+            ),
+            engine_actions=[a.key for a in (j.actions or []) if a.key],
         )
 
     async def get_job_log(

@@ -7,8 +7,13 @@ from resync_mcp.services.views import DependencyView, JobSummary, StreamSummary
 from resync_mcp.tws.models import DependencyInPlanV2, JobInPlanV2, JobStreamInPlanV2
 
 
-def allowed_actions(status: str | None, held: bool, unresolved: int) -> list[str]:
-    """Actions the internal status allows (hwa-rest-api.md §6.7; kill/hold/cancel inferred)."""
+def allowed_actions(status: str | None, held: bool, unresolved: int, engine_keys: list[str] | None = None) -> list[str]:
+    """Actions the job's state allows: the engine's own hint (``actions[]``, keys such as
+    ``RERUN_JOB``) when it sends one, else the documented rules (hwa-rest-api.md §6.7) with
+    kill, hold and cancel inferred. Either way the engine has the last word when a tool acts."""
+    hinted = [k.upper().removesuffix("_JOB").lower() for k in engine_keys or [] if k.upper().endswith("_JOB")]
+    if hinted:
+        return list(dict.fromkeys(hinted))
     s = (status or "").upper()
     out = []
     if s in ("SUCC", "ABEND", "FAIL"):
