@@ -34,6 +34,7 @@ bench: setup
 	$(BIN)/python bench/bench_audit.py
 	$(BIN)/python bench/bench_knowledge.py
 	$(BIN)/python bench/bench_graph.py
+	$(BIN)/python bench/bench_oql_fallback.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info

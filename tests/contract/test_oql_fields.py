@@ -53,6 +53,8 @@ QUESTIONS: list[tuple[str, dict[str, Any]]] = [
     ("find_jobs", {"status": ["HOLD", "SUCCESSFUL"], "sort": "-sched_time", "limit": 30}),
     ("find_jobs", {"job_stream": "FIN*", "workstation": "AGT*", "limit": 100}),
     ("find_jobs", {"critical": True, "limit": 100}),
+    ("find_jobs", {"workstation": "FTA*", "limit": 200}),  # the job's workstation, not its stream's
+    ("find_jobs", {"job_stream": "RTL*", "sort": "name", "limit": 40}),
     ("find_job_streams", {"status": ["SUCC"], "limit": 50}),
 ]
 

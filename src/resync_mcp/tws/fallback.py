@@ -24,6 +24,19 @@ SCAN_CAP = 20_000  # objects read at most to answer one refused query
 SCAN_PAGE = 1_000
 
 
+def _selector(rest: oql.Node | None) -> str | None:
+    """A ``plan_filter`` (its form confirmed in the lab) for a refused ``jobStreamName`` term of
+    the conjunction, so the narrower query reads only that job stream's jobs. (A ``workstation``
+    term cannot be moved: the selector's ``WS#`` is the job stream's workstation, not the job's.)"""
+    items = rest.items if isinstance(rest, oql.Bool) and rest.op == "AND" else (rest,) if rest else ()
+    for item in items:
+        if isinstance(item, oql.Term) and item.field == "jobStreamName" and item.op in ("=", "LIKE"):
+            value = str(item.value)
+            if value and all(c.isalnum() or c in "_-@" for c in value):
+                return f"/@/@#/@/{value}.@"
+    return None
+
+
 def needs_fallback(kind: str, text: str | None) -> bool:
     """Whether ``text`` uses a field or an ORDER BY an engine may not accept for ``kind``, all of
     them fields the client knows how to apply itself (anything else stays the engine's verdict)."""
@@ -61,6 +74,8 @@ async def page_locally(
     order_sent = all(f in allowed | oql.CONFIRMED_ORDER for f, _ in query.order)
     narrow = oql.Query(sent, query.order if order_sent else ())
     local = oql.predicate(rest, oql.path_getter) if rest is not None else None
+    if kind == "job" and plan_filter is None:
+        plan_filter = _selector(rest)  # the refused workstation / job stream terms, said another way
     rest_fields = oql.Query(rest).fields()
     headers = {"Include-Count": "false"}
     if scope or any(f.startswith("dependencies") for f in rest_fields):
