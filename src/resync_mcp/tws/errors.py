@@ -19,10 +19,32 @@ from resync_mcp.errors import (
 _AWS_CODE = re.compile(r"\b(AWS[A-Z]{3}\d{3}[EWI]|[A-Z][A-Z_]{5,}_ERROR)\b")
 # Engine refusals that arrive as HTTP 500: what they mean, never "retry later" (hwa-rest-api.md
 # §2.5 and the lab captures). Any other 5xx stays an outage the resilience layer may retry.
-_WRONG_STATE = {"AWSBIN076E", "AWSBHU085E"}  # "operation not possible, object in incorrect state"
-_BAD_REFERENCE = {"AWSBIO006E"}  # a composite key (WS;JOBS;NAME) where the plan UUID is expected
-_NOT_FOUND = {"AWSJDB101E"}  # "object not found" in the database (a submit's definition id)
-_REFUSED = {"AWSJSY404E", "AWSJCS027E"}  # the action handler's wrapper; a command the workstation refuses
+_REFUSALS: tuple[tuple[frozenset[str], type[HwaError], str, str], ...] = (
+    (
+        frozenset({"AWSBIN076E", "AWSBHU085E"}),  # "operation not possible, object in incorrect state"
+        WrongState,
+        "the object is in the wrong state",
+        "Read the object again and choose an action its current state allows; retrying will not help.",
+    ),
+    (
+        frozenset({"AWSBIO006E"}),  # a composite key (WS;JOBS;NAME) where the plan UUID is expected
+        InvalidQuery,
+        "the id is not a plan id",
+        "Use the job's plan UUID (find_jobs gives it), not a WS;JOBS;NAME key.",
+    ),
+    (
+        frozenset({"AWSJDB101E"}),  # "object not found" in the database (a submit's definition id)
+        NotFound,
+        "the object was not found",
+        "Check the id; definitions and plan objects change.",
+    ),
+    (
+        frozenset({"AWSJSY404E", "AWSJCS027E"}),  # the action handler's wrapper; a refused command
+        HwaError,
+        "the engine declined the operation",
+        "Read the object and its state before anything else.",
+    ),
+)
 
 
 def message_codes(body: str) -> list[str]:
@@ -95,30 +117,15 @@ def raise_for_response(response: httpx.Response, engine: str, what: str) -> None
         )
     if status == 409:
         raise Conflict(f"Conflict on {where} while {what}: {detail}", status=status, code=code)
-    if found := _WRONG_STATE & set(codes):
-        raise WrongState(
-            f"HWA on {where} refused {what}: the object is in the wrong state ({min(found)}): {detail}",
-            hint="Read the object again and choose an action its current state allows; retrying will not help.",
-            status=status,
-            code=min(found),
-        )
-    if found := _BAD_REFERENCE & set(codes):
-        raise InvalidQuery(
-            f"HWA on {where} refused {what}: the id is not a plan id ({min(found)}): {detail}",
-            hint="Use the job's plan UUID (find_jobs gives it), not a WS;JOBS;NAME key.",
-            status=status,
-            code=min(found),
-        )
-    if found := _NOT_FOUND & set(codes):
-        raise NotFound(f"Not found on {where} while {what} ({min(found)}): {detail}", status=status, code=min(found))
-    if found := _REFUSED & set(codes):
-        raise HwaError(
-            f"HWA on {where} refused {what} ({min(found)}): {detail}",
-            hint="The engine declined the operation; read the object and its state before anything else.",
-            retryable=False,
-            status=status,
-            code=min(found),
-        )
+    for known, error, meaning, hint in _REFUSALS:
+        if found := known & set(codes):
+            raise error(
+                f"HWA on {where} refused {what}: {meaning} ({min(found)}): {detail}",
+                hint=hint,
+                retryable=False,
+                status=status,
+                code=min(found),
+            )
     if status == 429 or status >= 500:
         raise EngineUnavailable(
             f"HWA on {where} failed while {what} (HTTP {status}{', ' + code if code else ''}).",
