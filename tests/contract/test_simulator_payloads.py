@@ -116,3 +116,18 @@ async def test_every_simulator_payload_validates_against_the_spec_for_a_2000_job
                 tally.check(doc, f"ModelObject{KINDS[kind]}")
     assert tally.invalid == [], f"{len(tally.invalid)} of {tally.objects} invalid: {tally.invalid[:5]}"
     assert tally.kinds["JobInPlanV2"] == len(jobs) and tally.kinds["ModelObjectJobStream"] > 0
+
+
+async def test_model_listings_page_like_the_plan_with_the_specs_default(http: httpx.AsyncClient) -> None:
+    everything = (await http.get(f"{API}/model/jobdefinition")).json()
+    assert "next" not in everything and everything["count"] == len(everything["results"]) > 10  # default 10,000
+    page = (await http.get(f"{API}/model/jobdefinition", params={"limit": 5, "offset": 5})).json()
+    assert page["results"] == everything["results"][5:10]
+    assert page["next"].endswith("limit=5&offset=10") and page["previous"].endswith("limit=5&offset=0")
+    one = everything["results"][3]
+    assert (await http.get(f"{API}/model/jobdefinition/{one['def']['id']}")).json() == one
+    missing = await http.get(f"{API}/model/jobdefinition/{'6d19eaf1-c9da-3799-96ed-131f07832a01'}")
+    assert missing.status_code == 404 and "definition has been found" in missing.json()["message"]
+    for path in ("/engine/users", "/engine/groups", "/objects-info?object_type=JOB_IN_PLAN", "/model/calendar"):
+        assert (await http.get(f"{API}{path}")).status_code == 200, path
+    assert (await http.get(f"{API}/objects-info", params={"object_type": "NOPE"})).status_code == 400
