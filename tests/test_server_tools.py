@@ -186,15 +186,15 @@ BAD_INPUT = [
     ("find_jobs", {"name": "JOB\x00\x1b[2J"}, "not valid"),
     ("find_jobs", {"name": "ЈОВ_ÜNÏCODE"}, "not valid"),
     ("find_jobs", {"status": ["BROKEN"]}, "Unknown status"),
-    ("find_jobs", {"limit": 10**9}, "less than or equal to 200"),
-    ("find_jobs", {"limit": -5}, "greater than or equal to 1"),
+    ("find_jobs", {"limit": 10**9}, "'limit' must be at most 200"),
+    ("find_jobs", {"limit": -5}, "'limit' must be at least 1"),
     ("find_jobs", {"cursor": "garbage!!"}, "cursor is not valid"),
     ("find_jobs", {"sort": "password"}, "Cannot sort"),
     ("find_jobs", {"since": "yesterday"}, "not an ISO-8601 time"),
     ("find_jobs", {"since": "2026-11-24T06:00:00Z", "until": "2026-11-23T06:00:00Z"}, "until is before since"),
     ("get_job_log", {"job": "X.Y", "from_line": 9, "to_line": 3}, "before from_line"),
     ("get_job_log", {"job": "X.Y", "search": "(unclosed"}, "not a valid regular expression"),
-    ("job_dependencies", {"job": "X.Y", "depth": 99}, "less than or equal to 5"),
+    ("job_dependencies", {"job": "X.Y", "depth": 99}, "'depth' must be at most 5"),
     ("get_job_stream", {"job_stream": "bad name!"}, "neither a job stream id"),
 ]
 

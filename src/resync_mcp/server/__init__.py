@@ -10,6 +10,7 @@ from mcp.server.mcpserver import MCPServer
 from resync_mcp.audit.log import AuditLog, ClientInfo, client_var
 from resync_mcp.config import LimitSettings
 from resync_mcp.server import prompts, resources
+from resync_mcp.server.arguments import StrictArguments, make_strict
 from resync_mcp.server.instructions import INSTRUCTIONS
 from resync_mcp.server.pipeline import Pipeline
 from resync_mcp.server.tools import Runner
@@ -56,13 +57,14 @@ def build_server(
     version: str,
     log_level: str = "INFO",
 ) -> MCPServer:
+    strict = StrictArguments()
     mcp: MCPServer = MCPServer(
         "resync-mcp",
         title="HWA / TWS plan assistant",
         instructions=INSTRUCTIONS,
         version=version,
         log_level=log_level,  # type: ignore[arg-type]
-        middleware=[ClientInfoMiddleware()],
+        middleware=[ClientInfoMiddleware(), strict],
     )
     runner = Runner(pipeline)
     plan_tools.register(mcp, svc, runner, limits)
@@ -77,5 +79,7 @@ def build_server(
     for tool in mcp._tool_manager.list_tools():  # expose only what the settings enable
         if tool.name not in tools:
             mcp.remove_tool(tool.name)
+    make_strict(mcp)
+    strict.server = mcp
     resources.register(mcp, svc, health)
     return mcp
