@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import os
 import sys
+import time
 from typing import Any
 
 import pytest
@@ -74,6 +75,45 @@ async def test_hung_engine_times_out_and_leaves_no_tasks_or_sockets(tmp_path: An
         assert open_sockets() == sockets_before
         leftover = {t for t in asyncio.all_tasks() - tasks_before if not t.done()} - {asyncio.current_task()}
         assert not leftover, leftover
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+async def test_one_deadline_covers_retries_and_two_timeouts_open_the_breaker(tmp_path: Any, monkeypatch: Any) -> None:
+    """Real time on purpose: the retry policy would wait 0.2-0.4 s between three attempts, yet
+    each answer must come within the 0.3 s deadline (+25%); then the breaker stops sending."""
+    monkeypatch.chdir(tmp_path)
+    port = _free_port()
+    proc = _start(["simulator", "--port", str(port), "--jobs", "30", "--faults", '{"hang": true}'], tmp_path)
+    try:
+        settings = load_settings(
+            None,
+            {
+                "engines": {"lab": {"base_url": f"http://127.0.0.1:{port}", "auth": "none"}},
+                "resilience": {"total_timeout_s": 0.3, "retry_attempts": 3, "retry_base_s": 0.05},
+            },
+        )
+        app = build_app(settings)
+        await app.start()
+        try:
+            async with Client(app.server) as mcp:
+                waits = []
+                for _ in range(2):
+                    started = time.monotonic()
+                    result = await mcp.call_tool("list_workstations", {})
+                    waits.append(time.monotonic() - started)
+                    assert result.is_error and "timed out" in result.content[0].text  # type: ignore[union-attr]
+                assert max(waits) <= 0.3 * 1.25, waits
+                sent = app.engines.get("lab").requests_made
+                assert sent == 2  # one attempt each: no retry fits in what the deadline leaves
+                started = time.monotonic()
+                third = await mcp.call_tool("list_prompts", {})
+                assert time.monotonic() - started < 0.1 and third.is_error
+                assert "not answering" in third.content[0].text or "breaker" in third.content[0].text.lower()  # type: ignore[union-attr]
+                assert app.engines.get("lab").requests_made == sent  # refused without sending
+        finally:
+            await app.aclose()
     finally:
         proc.terminate()
         proc.wait(timeout=10)

@@ -181,9 +181,11 @@ def build_upstream(settings: Settings, clock: Clock, sleep: Sleep | None = None)
     )
     up = Upstream(
         cache=CacheStage(ttls, clock, max_entries=c.l1_max_entries, max_bytes=c.l1_max_bytes) if c.enabled else None,
-        breaker=BreakerStage(BreakerPolicy(r.breaker_threshold, r.breaker_open_s, r.breaker_probes), clock),
+        breaker=BreakerStage(
+            BreakerPolicy(r.breaker_threshold, r.breaker_open_s, r.breaker_probes, r.breaker_timeout_threshold), clock
+        ),
         retry=RetryStage(retry, clock, sleep),
-        bulkhead=BulkheadStage(r.bulkhead_limit, r.bulkhead_queue),
+        bulkhead=BulkheadStage(r.bulkhead_limit, r.bulkhead_queue, clock.monotonic),
     )
     if c.redis_url and up.cache is not None:
         timeout = c.redis_timeout_ms / 1000

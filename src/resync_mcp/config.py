@@ -180,6 +180,7 @@ class ResilienceSettings(_Frozen):
     breaker_threshold: int = Field(default=5, ge=1, le=1000)
     breaker_open_s: float = Field(default=15.0, gt=0, le=3600)
     breaker_probes: int = Field(default=1, ge=1, le=100)
+    breaker_timeout_threshold: int = Field(default=2, ge=1, le=1000)
     bulkhead_limit: int = Field(default=8, ge=1, le=1000)
     bulkhead_queue: int = Field(default=32, ge=0, le=100_000)
     redis_breaker_threshold: int = Field(default=3, ge=1, le=1000)

@@ -110,3 +110,7 @@ class EngineUnavailable(HwaError):
     """Timeout, connection failure or server error; the engine may recover."""
 
     retryable = True
+
+
+class EngineTimeout(EngineUnavailable):
+    """No answer in time: a hung engine. Counts toward the breaker faster than other failures."""

@@ -66,3 +66,14 @@ def test_never_more_than_threshold_failures_while_closed(outcomes: list[bool]) -
         s = on_success(s, P, t) if ok else on_failure(s, P, t)
         if s.mode == "closed":
             assert s.failures < P.threshold
+
+
+def test_consecutive_timeouts_open_sooner_than_other_failures() -> None:
+    p = BreakerPolicy(threshold=5, open_s=10.0, probes=1, timeout_threshold=2)
+    s = on_failure(BreakerState(), p, 0, timeout=True)
+    assert s.mode == "closed" and s.timeouts == 1
+    s = on_failure(s, p, 1, timeout=True)
+    assert s.mode == "open"
+    # A refused connection between two timeouts breaks the run: it counts only toward threshold.
+    s = on_failure(on_failure(on_failure(BreakerState(), p, 0, timeout=True), p, 1), p, 2, timeout=True)
+    assert s.mode == "closed" and s.failures == 3 and s.timeouts == 1

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import anyio
 import anyio.lowlevel
 import pytest
 
 from resync_mcp.clock import FakeClock
-from resync_mcp.errors import EngineUnavailable, NotFound
+from resync_mcp.errors import EngineTimeout, EngineUnavailable, NotFound
 from resync_mcp.resilience.breaker import BreakerPolicy
 from resync_mcp.resilience.retry import RetryPolicy
 from resync_mcp.resilience.stages import BreakerStage, BulkheadStage, RetryStage
@@ -139,3 +140,68 @@ async def test_bulkhead_bounds_concurrency_and_rejects_beyond_the_queue() -> Non
         release.set()
     assert peak[0] == 4
     assert outcomes.count("ok") == 10 and outcomes.count("rejected") == 90
+
+
+def with_deadline(clock: FakeClock, seconds: float) -> UpstreamCall:
+    return replace(CALL, deadline=clock.monotonic() + seconds)
+
+
+async def test_no_retry_whose_wait_would_pass_the_deadline() -> None:
+    clock = FakeClock()
+    slept: list[float] = []
+
+    async def sleep(s: float) -> None:
+        slept.append(s)
+        clock.advance(s)
+
+    stage = RetryStage(RetryPolicy(attempts=5, base_s=0.2, cap_s=1.0), clock, sleep, draw=lambda: 1.0)
+    nxt, calls = scripted(clock, [unavailable(), unavailable(), unavailable(), "ok"])
+    # 0.5 s left: the first wait (0.2) fits, the second (0.4) would not leave room for an answer.
+    with pytest.raises(EngineUnavailable):
+        await stage(with_deadline(clock, 0.5), nxt)  # type: ignore[arg-type]
+    assert calls[0] == 2 and slept == [0.2]
+    # Without a deadline the same script gets its answer on the fourth attempt.
+    nxt, calls = scripted(clock, [unavailable(), unavailable(), unavailable(), "ok"])
+    assert (await stage(CALL, nxt)).status == 200 and calls[0] == 4  # type: ignore[arg-type]
+
+
+async def test_a_queued_call_waits_no_longer_than_its_deadline() -> None:
+    clock = FakeClock()
+    stage = BulkheadStage(limit=1, queue=5, now=clock.monotonic)
+    release = anyio.Event()
+
+    async def slow(call: UpstreamCall) -> Fetched:
+        await release.wait()
+        return Fetched(200, b"", "", FakeClock().now())
+
+    outcome: list[str] = []
+
+    async def queued() -> None:
+        call = with_deadline(clock, 30.0)
+        clock.advance(30.0)  # the deadline passes while the slot is held: no real wait
+        try:
+            await stage(call, slow)
+            outcome.append("ok")
+        except EngineTimeout as exc:
+            outcome.append(str(exc))
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(stage, CALL, slow)  # holds the only slot until released
+        await anyio.wait_all_tasks_blocked()
+        await queued()
+        assert stage.waiting("prod") == 0  # the timed-out caller left the queue
+        release.set()
+    assert len(outcome) == 1 and "no request slot came free before the deadline" in outcome[0]
+
+
+async def test_timeouts_open_the_breaker_after_timeout_threshold() -> None:
+    clock = FakeClock()
+    stage = BreakerStage(BreakerPolicy(threshold=5, open_s=10.0, probes=1, timeout_threshold=2), clock)
+    nxt, calls = scripted(clock, [EngineTimeout("timed out")])
+    for _ in range(2):
+        with pytest.raises(EngineTimeout):
+            await stage(CALL, nxt)  # type: ignore[arg-type]
+    assert stage.state("prod").mode == "open"
+    with pytest.raises(EngineUnavailable, match=r"(?i)breaker|not answering|paused"):
+        await stage(CALL, nxt)  # type: ignore[arg-type]
+    assert calls[0] == 2

@@ -1,6 +1,7 @@
 """Circuit breaker: a pure state machine, and a thin async stage that carries it out.
 
-closed --(threshold consecutive failures)--> open --(open_s elapsed)--> half_open
+closed --(threshold consecutive failures, or timeout_threshold consecutive timeouts)--> open
+open --(open_s elapsed)--> half_open
 half_open --(probe succeeds)--> closed;  half_open --(probe fails)--> open
 While open, calls are refused at once with the time of the next probe. In half_open at
 most ``probes`` calls are let through; the rest are refused like in open.
@@ -22,6 +23,8 @@ class BreakerPolicy:
     threshold: int = 5  # consecutive failures that open the breaker
     open_s: float = 15.0  # how long it stays open before probing
     probes: int = 1  # concurrent calls allowed while half-open
+    # A hung engine costs a whole deadline per call: a few timeouts in a row are enough.
+    timeout_threshold: int = 2
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,7 @@ class BreakerState:
     mode: Mode = "closed"
     failures: int = 0
     opened_at: float | None = None
+    timeouts: int = 0  # consecutive timeouts among the failures
     probes_in_flight: int = 0
 
 
@@ -58,13 +62,14 @@ def on_success(state: BreakerState, policy: BreakerPolicy, now: float) -> Breake
     return BreakerState()
 
 
-def on_failure(state: BreakerState, policy: BreakerPolicy, now: float) -> BreakerState:
-    if state.mode == "half_open":
-        return BreakerState(mode="open", failures=state.failures + 1, opened_at=now)
+def on_failure(state: BreakerState, policy: BreakerPolicy, now: float, *, timeout: bool = False) -> BreakerState:
     failures = state.failures + 1
-    if state.mode == "closed" and failures >= policy.threshold:
-        return BreakerState(mode="open", failures=failures, opened_at=now)
-    return replace(state, failures=failures)
+    timeouts = state.timeouts + 1 if timeout else 0
+    if state.mode == "half_open":
+        return BreakerState(mode="open", failures=failures, opened_at=now, timeouts=timeouts)
+    if state.mode == "closed" and (failures >= policy.threshold or timeouts >= policy.timeout_threshold):
+        return BreakerState(mode="open", failures=failures, opened_at=now, timeouts=timeouts)
+    return replace(state, failures=failures, timeouts=timeouts)
 
 
 def on_abandon(state: BreakerState) -> BreakerState:

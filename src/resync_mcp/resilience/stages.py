@@ -13,7 +13,7 @@ from datetime import timedelta
 import anyio
 
 from resync_mcp.clock import Clock, iso
-from resync_mcp.errors import EngineUnavailable, HwaError
+from resync_mcp.errors import EngineTimeout, EngineUnavailable, HwaError
 from resync_mcp.resilience import breaker as b
 from resync_mcp.resilience.retry import RetryBudget, RetryPolicy, delay_before_retry
 from resync_mcp.tws.upstream import Fetch, Fetched, UpstreamCall
@@ -63,7 +63,10 @@ class BreakerStage:
         except HwaError as exc:
             now = self._clock.monotonic()
             state = self.state(call.engine)
-            new = b.on_failure(state, self.policy, now) if _transient(exc) else b.on_success(state, self.policy, now)
+            if _transient(exc):
+                new = b.on_failure(state, self.policy, now, timeout=isinstance(exc, EngineTimeout))
+            else:
+                new = b.on_success(state, self.policy, now)
             self.states[call.engine] = new
             if new.mode == "open" and state.mode != "open" and self.on_open is not None:
                 await self.on_open(call.engine, self.policy.open_s)
@@ -76,7 +79,8 @@ class BreakerStage:
 
 
 class RetryStage:
-    """Retries idempotent reads after transient failures; never a write."""
+    """Retries idempotent reads after transient failures; never a write, and never past the
+    request's deadline: a retry whose wait would not leave room for an answer is not made."""
 
     def __init__(
         self, policy: RetryPolicy, clock: Clock, sleep: Sleep | None = None, draw: Callable[[], float] | None = None
@@ -99,7 +103,10 @@ class RetryStage:
                 if not call.idempotent:
                     raise
                 delay = delay_before_retry(attempt, exc.retry_after, self.policy, self._draw())
-                if delay is None or not budget.try_spend(self._clock.monotonic()):
+                left = call.remaining(self._clock.monotonic())
+                if delay is None or (left is not None and delay >= left):
+                    raise
+                if not budget.try_spend(self._clock.monotonic()):
                     raise
             self.retries += 1
             attempt += 1
@@ -114,9 +121,10 @@ class BulkheadStage:
     though acquiring the semaphore yields.
     """
 
-    def __init__(self, limit: int, queue: int) -> None:
+    def __init__(self, limit: int, queue: int, now: Callable[[], float] | None = None) -> None:
         self.limit = limit
         self.queue = queue
+        self._now = now or anyio.current_time
         self._sems: dict[str, anyio.Semaphore] = {}
         self._admitted: dict[str, int] = {}
         self.in_flight: dict[str, int] = {}
@@ -138,11 +146,28 @@ class BulkheadStage:
         self._admitted[engine] = admitted + 1
         sem = self._sems.setdefault(engine, anyio.Semaphore(self.limit))
         try:
-            async with sem:
+            await self._acquire(sem, call)
+            try:
                 self.in_flight[engine] = self.in_flight.get(engine, 0) + 1
                 try:
                     return await next(call)
                 finally:
                     self.in_flight[engine] -= 1
+            finally:
+                sem.release()
         finally:
             self._admitted[engine] -= 1
+
+    async def _acquire(self, sem: anyio.Semaphore, call: UpstreamCall) -> None:
+        """A place in the queue, for no longer than the request's deadline leaves."""
+        left = call.remaining(self._now())
+        if left is None:
+            await sem.acquire()
+            return
+        with anyio.move_on_after(left):
+            await sem.acquire()
+            return
+        raise EngineTimeout(
+            f"HWA engine '{call.engine}' is busy: no request slot came free before the deadline while {call.what}.",
+            hint="The engine is slow or overloaded; try again later.",
+        )

@@ -97,8 +97,9 @@ class HwaClient:
         if collector is not None:
             collector.sent += 1
         started = self._clock.monotonic()
+        left = call.remaining(started)
         try:
-            with anyio.fail_after(self._total_timeout_s):
+            with anyio.fail_after(self._total_timeout_s if left is None else left):
                 response = await self._http.request(
                     call.method,
                     f"{self._api}{call.path}",
@@ -161,6 +162,7 @@ class HwaClient:
             idempotent=False,
             method=method,
             body=content,
+            deadline=self._clock.monotonic() + self._total_timeout_s,
         )
         return await self._fetch(call)
 
@@ -191,6 +193,7 @@ class HwaClient:
             scope=scope_var.get(),
             fresh=fresh,
             remember=remember,
+            deadline=self._clock.monotonic() + self._total_timeout_s,
         )
         fetched = await self._fetch(call)
         collector = freshness_var.get()

@@ -9,6 +9,7 @@ import httpx
 from resync_mcp.errors import (
     AuthFailed,
     Conflict,
+    EngineTimeout,
     EngineUnavailable,
     HwaError,
     InvalidQuery,
@@ -155,7 +156,8 @@ def transport_error(exc: Exception, engine: str, what: str) -> HwaError:
         kind = "could not be reached"
     else:
         kind = f"failed ({type(exc).__name__})"
-    return EngineUnavailable(
+    cls = EngineTimeout if isinstance(exc, httpx.TimeoutException) else EngineUnavailable
+    return cls(
         f"HWA engine '{engine}' {kind} while {what}.",
         hint="Check that the engine is up and reachable; see `resync-mcp check`.",
     )

@@ -30,6 +30,12 @@ class UpstreamCall:
     body: bytes | None = None  # JSON, for writes
     fresh: bool = False  # read the engine, not the cache (preconditions before a write)
     remember: bool = True  # a fresh answer is stored; bulk reads (the graph's pages) are not
+    # Monotonic time by which the whole request (every attempt, wait and queue) must be done:
+    # set once by the client from total_timeout_s; each stage spends from what is left.
+    deadline: float | None = None
+
+    def remaining(self, now: float) -> float | None:
+        return None if self.deadline is None else max(0.0, self.deadline - now)
 
 
 @dataclass(frozen=True)
