@@ -28,6 +28,9 @@ def _own_directory(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.Tem
     """Every test runs in a directory of its own: the audit chain and the knowledge base that an
     app creates under its working directory never land in the checkout."""
     monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
+    home = tmp_path_factory.mktemp("home")  # audit keys and checkpoints go to the user's folders
+    for var, sub in (("HOME", ""), ("XDG_CONFIG_HOME", ".config"), ("XDG_STATE_HOME", ".local/state")):
+        monkeypatch.setenv(var, str(home / sub))
 
 
 @pytest.fixture(autouse=True)

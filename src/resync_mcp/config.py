@@ -120,6 +120,7 @@ class ServerSettings(_Frozen):
     path: str = Field(default="/mcp", pattern=r"^/[A-Za-z0-9_/-]*$")
     allowed_hosts: tuple[str, ...] = ()
     allowed_origins: tuple[str, ...] = ()
+    shutdown_grace_s: float = Field(default=10.0, ge=0, le=600)  # calls in flight may finish after SIGTERM
 
 
 class LimitSettings(_Frozen):
@@ -216,9 +217,10 @@ class AuditSettings(_Frozen):
     dir: Path = Path("resync-data/audit")  # the SQLite chain, its auto-created keys, local checkpoints
     kek: SecretStr | None = None  # base64 of 32 bytes; env only (RESYNC_AUDIT__KEK)
     kek_file: Path | None = None
-    signing_key_file: Path | None = None  # Ed25519 private key (PEM); default <dir>/checkpoint-signing.pem
+    signing_key_file: Path | None = None  # Ed25519 private key (PEM); default in the user's config folder
     trusted_keys: tuple[str, ...] = ()  # hex Ed25519 public keys accepted on checkpoints; () = this server's own
-    external_dir: Path | None = None  # checkpoints are also written here (shared storage)
+    external_dir: Path | None = None  # checkpoints are also written here (other storage, a witness)
+    external_default: bool = True  # without external_dir: copy checkpoints to the user's state folder
     checkpoint_every: int = Field(default=1000, ge=1, le=1_000_000)
     checkpoint_interval_s: float = Field(default=300.0, ge=1, le=86_400)
     group_commit_max: int = Field(default=256, ge=1, le=100_000)

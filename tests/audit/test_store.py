@@ -1,4 +1,4 @@
-"""The store: append, group commit, checkpoints, rotation, shredding, failure, recovery."""
+"""The store: append, group commit, checkpoints, rotation, shredding, failure, damage."""
 
 from __future__ import annotations
 
@@ -73,7 +73,9 @@ def test_shredding_a_subject_makes_its_records_unreadable_and_the_chain_still_ve
     assert verify(store.path, trusted=trusted(store), external_dir=tmp_path / "external").ok
 
 
-def test_a_write_failure_drops_and_counts_then_recovers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_write_failure_drops_and_counts_then_the_gap_is_in_the_chain(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     store = make_store(tmp_path)
     fill(store, 3)
 
@@ -84,25 +86,40 @@ def test_a_write_failure_drops_and_counts_then_recovers(tmp_path: Path, monkeypa
     with pytest.raises(AuditUnavailable) as info:
         store.append("intent", "a", {"x": 1}, durable=True)
     assert "disk is full" in str(info.value) and not store.healthy and store.stats.dropped == 1
+    assert store.status()["last_error"] and not store.status()["healthy"]
     monkeypatch.undo()
-    store.append("intent", "a", {"x": 2}, durable=True)
-    assert store.healthy and verify(store.path, trusted=trusted(store)).ok  # no gap: the failed one never took a seq
+    seq = store.append("intent", "a", {"x": 2}, durable=True)
+    assert store.healthy and seq == 5  # a `lost` record went first, at seq 4
+    lost = [e for e in entries(store, Filter()) if e["kind"] == "lost"]
+    assert lost == [{**lost[0], "records": 1}] and "disk is full" in lost[0]["error"]
+    report = verify(store.path, trusted=trusted(store))
+    assert report.ok and report.lost_at == [4] and "GAP" in report.summary()
 
 
-def test_a_torn_trailing_record_is_discarded_and_the_discard_recorded(tmp_path: Path) -> None:
-    store = make_store(tmp_path, external=False, every=100)
+def _tamper_last(path: Path) -> None:
+    db = sqlite3.connect(path)
+    db.execute("UPDATE records SET ct = substr(ct, 1, 10) WHERE seq = (SELECT max(seq) FROM records)")
+    db.commit()
+    db.close()
+
+
+def test_a_record_that_does_not_link_is_reported_never_deleted_or_signed(tmp_path: Path) -> None:
+    store = make_store(tmp_path, every=100)
     fill(store, 4)
     assert store._db is not None
     store._db.close()  # a crash: no clean shutdown, no final checkpoint
-    db = sqlite3.connect(tmp_path / "audit.db")
-    db.execute("UPDATE records SET ct = substr(ct, 1, 10) WHERE seq = 4")  # half-written
-    db.commit()
+    store._db = None
+    _tamper_last(store.path)
+    for readonly in (True, False):  # `audit show`, then a server
+        reopened = AuditStore(store.path, store._kek, store._signer, FakeClock()).open(readonly=readonly)
+        assert reopened.status()["chain_damaged_at"] == 4
+        reopened.close()
+    db = sqlite3.connect(store.path)
+    assert db.execute("SELECT count(*) FROM records").fetchone() == (4,)  # nothing deleted
+    assert db.execute("SELECT count(*) FROM checkpoints").fetchone() == (0,)  # nothing signed over it
     db.close()
-    reopened = AuditStore(store.path, store._kek, store._signer, FakeClock()).open()
-    assert reopened.stats.recovered == [4]
-    got = list(entries(reopened, Filter()))
-    assert got[-1]["kind"] == "recovery" and got[-1]["discarded_seq"] == 4 and got[-1]["seq"] == 4
-    assert verify(store.path, trusted=trusted(store)).ok
+    report = verify(store.path, trusted=trusted(store), external_dir=tmp_path / "external")
+    assert not report.ok and report.first_bad_seq == 4
 
 
 def test_show_lines_cannot_be_forged_by_hostile_names(tmp_path: Path) -> None:

@@ -45,19 +45,31 @@ def unwrap(kek: bytes, key_id: str, wrapped: bytes) -> bytes:
         raise KeyUnavailable(f"data key {key_id} does not open with this KEK") from exc
 
 
-def seal(data_key: bytes, seq: int, key_id: str, plaintext: bytes) -> tuple[str, str]:
+def seal(data_key: bytes, seq: int, key_id: str, plaintext: bytes, bound: str = "") -> tuple[str, str]:
+    """``bound`` (the row's kind and time) is authenticated with the ciphertext: a record's
+    plaintext header cannot be changed and relinked without the ciphertext failing to open."""
     nonce = os.urandom(12)
-    ct = AESGCM(data_key).encrypt(nonce, plaintext, f"{seq}|{key_id}".encode())
+    ct = AESGCM(data_key).encrypt(nonce, plaintext, _aad(seq, key_id, bound))
     return base64.b64encode(nonce).decode(), base64.b64encode(ct).decode()
 
 
-def open_sealed(data_key: bytes, seq: int, key_id: str, nonce_b64: str, ct_b64: str) -> bytes:
+def _aad(seq: int, key_id: str, bound: str) -> bytes:
+    return f"{seq}|{key_id}|{bound}".encode() if bound else f"{seq}|{key_id}".encode()
+
+
+def open_sealed(data_key: bytes, seq: int, key_id: str, nonce_b64: str, ct_b64: str, bound: str = "") -> bytes:
+    """Records written before headers were bound open without ``bound``; a bound record never
+    does (its tag covers the longer AAD), so the fallback cannot hide a changed header."""
     try:
-        return AESGCM(data_key).decrypt(
-            base64.b64decode(nonce_b64), base64.b64decode(ct_b64), f"{seq}|{key_id}".encode()
-        )
-    except (InvalidTag, ValueError) as exc:
+        nonce, ct = base64.b64decode(nonce_b64), base64.b64decode(ct_b64)
+    except ValueError as exc:
         raise KeyUnavailable(f"record {seq} does not decrypt") from exc
+    for aad in dict.fromkeys([_aad(seq, key_id, bound), _aad(seq, key_id, "")]):
+        try:
+            return AESGCM(data_key).decrypt(nonce, ct, aad)
+        except (InvalidTag, ValueError):
+            continue
+    raise KeyUnavailable(f"record {seq} does not decrypt")
 
 
 # ------------------------------------------------------------------ checkpoint signatures
@@ -70,11 +82,31 @@ def load_or_create_signing_key(path: Path) -> Ed25519PrivateKey:
         return key
     key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(pem)
+    if create_once(path, pem) != pem:  # another process created it first: use theirs
+        return load_or_create_signing_key(path)
     return key
+
+
+def create_once(path: Path, data: bytes) -> bytes:
+    """Write a new secret file (0600, folder 0700) unless one exists; returns what the file holds.
+
+    Two servers starting together on one folder must end up with the same key: the content is
+    written and fsync'd under a private name, then linked into place, which only one can do.
+    """
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        return path.read_bytes()
+    finally:
+        os.unlink(tmp)
+    return data
 
 
 def public_hex(key: Ed25519PrivateKey | Ed25519PublicKey) -> str:
@@ -98,8 +130,5 @@ def load_or_create_kek(path: Path) -> bytes:
             raise ValueError(f"{path} does not hold 32 bytes of base64")
         return key
     key = os.urandom(32)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(base64.b64encode(key).decode())
-    return key
+    stored = create_once(path, base64.b64encode(key))
+    return base64.b64decode(stored.strip())

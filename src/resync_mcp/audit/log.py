@@ -45,6 +45,7 @@ class AuditScope:
             AuditUnavailable: it could not be written; the action must not be sent.
         """
         seq = self.log.store.append("intent", self.principal, {**self.base, **redact(details)}, durable=True)
+        assert seq is not None  # a durable append is committed, or raises
         self.intents.append(seq)
         return seq
 

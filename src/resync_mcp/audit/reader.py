@@ -54,7 +54,7 @@ def entries(
     for seq, ts, kind, key_id, nonce, ct in cur:
         payload: dict[str, Any] | None
         try:
-            payload = json.loads(open_sealed(store.key_for(key_id), seq, key_id, nonce, ct))
+            payload = json.loads(open_sealed(store.key_for(key_id), seq, key_id, nonce, ct, f"{kind}|{ts}"))
         except (KeyUnavailable, ValueError, sqlite3.Error):
             payload = None
         if not flt.keeps(ts, payload):

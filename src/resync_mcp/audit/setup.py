@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -10,23 +12,53 @@ from resync_mcp.audit import crypto
 from resync_mcp.audit.reader import Filter, entries, render_jsonl, render_line
 from resync_mcp.audit.store import AuditStore
 from resync_mcp.audit.verify import Report, verify
-from resync_mcp.clock import Clock
+from resync_mcp.clock import Clock, SystemClock
 from resync_mcp.config import AuditSettings
 
 DB_NAME = "audit.db"
 
 
+def _user_dir(env: str, fallback: str) -> Path:
+    """The user's own config or state folder (XDG on Unix, APPDATA on Windows), not the data's."""
+    if os.name == "nt" and os.environ.get("APPDATA"):
+        return Path(os.environ["APPDATA"]) / "resync-mcp"
+    base = os.environ.get(env)
+    return (Path(base) if base else Path.home() / fallback) / "resync-mcp"
+
+
+def _legacy_or(legacy: Path, default: Path) -> Path:
+    """Keys created beside the data by earlier versions keep being used where they are."""
+    return legacy if legacy.exists() else default
+
+
 def signing_key_path(a: AuditSettings) -> Path:
-    return a.signing_key_file or a.dir / "checkpoint-signing.pem"
+    if a.signing_key_file:
+        return a.signing_key_file
+    return _legacy_or(a.dir / "checkpoint-signing.pem", _user_dir("XDG_CONFIG_HOME", ".config") / "audit-signing.pem")
 
 
-def open_store(a: AuditSettings, clock: Clock) -> AuditStore:
-    """The store, its keys created beside it when none are configured (said in the README).
+def kek_path(a: AuditSettings) -> Path:
+    return _legacy_or(a.dir / "kek.b64", _user_dir("XDG_CONFIG_HOME", ".config") / "audit-kek.b64")
+
+
+def external_dir(a: AuditSettings) -> Path | None:
+    """Checkpoints are copied outside the data folder by default: to the user's state folder, one
+    subfolder per chain (a hash of its absolute path), unless configured or turned off."""
+    if a.external_dir is not None:
+        return a.external_dir
+    if not a.external_default:
+        return None
+    tag = hashlib.sha256(str(a.dir.resolve()).encode()).hexdigest()[:16]
+    return _user_dir("XDG_STATE_HOME", ".local/state") / "audit-checkpoints" / tag
+
+
+def open_store(a: AuditSettings, clock: Clock, *, readonly: bool = False) -> AuditStore:
+    """The store; its keys are created in the user's config folder when none are configured.
 
     Raises:
         ConfigError: a configured KEK cannot be read or is malformed.
     """
-    kek = a.kek_bytes() or crypto.load_or_create_kek(a.dir / "kek.b64")
+    kek = a.kek_bytes() or crypto.load_or_create_kek(kek_path(a))
     signer = crypto.load_or_create_signing_key(signing_key_path(a))
     store = AuditStore(
         a.dir / DB_NAME,
@@ -35,11 +67,11 @@ def open_store(a: AuditSettings, clock: Clock) -> AuditStore:
         clock,
         checkpoint_every=a.checkpoint_every,
         checkpoint_interval_s=a.checkpoint_interval_s,
-        external_dir=a.external_dir,
+        external_dir=external_dir(a),
         group_max=a.group_commit_max,
         group_ms=a.group_commit_ms,
     )
-    return store.open()
+    return store.open(readonly=readonly)
 
 
 def trusted_keys(a: AuditSettings) -> set[str]:
@@ -49,20 +81,41 @@ def trusted_keys(a: AuditSettings) -> set[str]:
     return {crypto.public_hex(crypto.load_or_create_signing_key(path))} if path.exists() else set()
 
 
+def _reader(a: AuditSettings, db: Path) -> AuditStore | None:
+    """A read-only store to open ciphertexts with, when the KEK and signing key exist."""
+    kek_file = kek_path(a)
+    if not (a.kek_bytes() or kek_file.exists()) or not signing_key_path(a).exists():
+        return None
+    kek = a.kek_bytes() or crypto.load_or_create_kek(kek_file)
+    signer = crypto.load_or_create_signing_key(signing_key_path(a))
+    return AuditStore(db, kek, signer, SystemClock()).open(readonly=True)
+
+
 def run_verify(a: AuditSettings, out: Callable[[str], None] = print) -> int:
     db = a.dir / DB_NAME
     if not db.exists():
         out(f"no audit chain at {db}")
         return 2
-    report: Report = verify(db, trusted=trusted_keys(a), external_dir=a.external_dir)
+    reader = _reader(a, db)
+    try:
+        opens = reader.opens if reader is not None else None
+        report: Report = verify(db, trusted=trusted_keys(a), external_dir=external_dir(a), opens=opens)
+    finally:
+        if reader is not None:
+            reader.close()
     out(report.summary())
+    if reader is None:
+        out("  (no KEK at hand: hashes and signatures checked, ciphertexts not opened)")
     for seq, what in sorted(report.problems)[:20]:
         out(f"  seq {seq}: {what}")
     return 0 if report.ok else 1
 
 
 def run_show(a: AuditSettings, clock: Clock, flt: Filter, *, jsonl: bool, limit: int | None) -> int:
-    store = open_store(a, clock)
+    if not (a.dir / DB_NAME).exists():
+        print(f"no audit chain at {a.dir / DB_NAME}", file=sys.stderr)
+        return 2
+    store = open_store(a, clock, readonly=True)  # reading must never change the chain
     try:
         for entry in entries(store, flt, limit=limit):
             sys.stdout.write((render_jsonl(entry) if jsonl else render_line(entry)) + "\n")

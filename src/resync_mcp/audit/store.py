@@ -1,20 +1,21 @@
-"""The audit store: SQLite in WAL mode, append-only through this code path.
+"""The audit store: SQLite in WAL mode, append-only through this code path, one chain
+shared by every process that opens the folder.
 
-``append`` assigns the sequence number and chain hash at once, in memory, so order is fixed
-by the call. A durable append (control actions) commits with an fsync before it returns,
-together with any records waiting; other records are group-committed (``group_max`` records
-or ``group_ms``), so a crash can lose at most the last few read records, never an intent.
+Sequence numbers and chain hashes are assigned at commit, inside ``BEGIN IMMEDIATE``: the
+transaction holds SQLite's write lock, so two servers on one folder (Claude Desktop and an
+IDE) interleave their records in one chain instead of colliding on the same seq. A durable
+append (control actions) commits with an fsync before it returns, together with any records
+waiting; other records are group-committed (``group_max`` records or ``group_ms``).
 
-Failure: when SQLite cannot write (disk full, I/O error) the store stays usable in memory as
-"unhealthy": the failed records are counted as dropped, ``append`` raises AuditUnavailable,
-and the next successful commit clears the state. The record API has no update or delete;
-the only delete is recovery discarding one torn trailing record, which it records.
+Failure: when SQLite cannot write (disk full, I/O error) the records are counted as dropped,
+``append`` raises AuditUnavailable, health says so, and the next successful commit starts
+with a ``lost`` record naming how many were lost and why, so ``audit verify`` reports the gap.
+Nothing is ever deleted or rewritten: a record that does not link is reported, not repaired.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sqlite3
 from dataclasses import dataclass, field
@@ -25,11 +26,12 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from resync_mcp.audit import chain
+from resync_mcp.audit import checkpoint as cps
 from resync_mcp.audit import crypto as c
 from resync_mcp.clock import Clock
 from resync_mcp.errors import ResyncError
 
-SYSTEM = "system"  # the subject of the chain's own records (rotation, shredding, recovery)
+SYSTEM = "system"  # the subject of the chain's own records (rotation, shredding, losses)
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
     seq INTEGER PRIMARY KEY, ts TEXT NOT NULL, kind TEXT NOT NULL, key_id TEXT NOT NULL,
@@ -73,15 +75,34 @@ class Row:
 class Stats:
     appended: int = 0
     dropped: int = 0
+    unreported: int = 0  # dropped records not yet named by a ``lost`` record in the chain
     durable: int = 0
     checkpoints: int = 0
     failures: int = 0
     last_error: str | None = None
-    recovered: list[int] = field(default_factory=list)
+    damaged_at: int | None = None  # first record past the last checkpoint that does not link
+
+
+@dataclass
+class _Entry:
+    """A record waiting for its commit, where it gets its seq, ciphertext and hash."""
+
+    ts: str
+    kind: str
+    key_id: str
+    key: bytes = field(repr=False)
+    plaintext: bytes = field(repr=False)
 
 
 def _iso(ts: datetime) -> str:
     return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _private(path: Path) -> None:
+    """The database and its WAL companions are the owner's alone, whatever the umask."""
+    for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(p, 0o600)
 
 
 class AuditStore:
@@ -109,58 +130,51 @@ class AuditStore:
         self._group_max = group_max
         self._group_s = group_ms / 1000
         self._db: sqlite3.Connection | None = None
+        self._readonly = False
+        self._private = False
         self._keys: dict[str, bytes] = {}  # key_id -> data key (unwrapped, in memory)
         self._epoch = 1
-        self._seq = 0  # last assigned
-        self._head = chain.GENESIS
-        self._committed = (0, chain.GENESIS)
-        self._pending: list[Row] = []
+        self._committed = (0, chain.GENESIS)  # the chain's tail after our last commit
+        self._pending: list[_Entry] = []
         self._pending_since: float | None = None
-        self._last_cp = (0, clock.monotonic())
+        self._signed = (0, chain.GENESIS)  # the last checkpoint this store trusts
+        self._signed_at = clock.monotonic()
         self.stats = Stats()
 
     # ------------------------------------------------------------------ lifecycle
-    def open(self) -> AuditStore:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=FULL")  # each commit is fsync'd: a durable record is on disk
-        db.executescript(_SCHEMA)
+    def open(self, *, readonly: bool = False) -> AuditStore:
+        """Open the chain. ``readonly`` (``audit show``) writes nothing at all, not even on close."""
+        self._readonly = readonly
+        if not readonly:
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30.0)
+        if not readonly:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")  # each commit is fsync'd: a durable record is on disk
+            db.executescript(_SCHEMA)
+            with contextlib.suppress(OSError):
+                os.chmod(self.path.parent, 0o700)
         self._db = db
         epoch = db.execute("SELECT v FROM meta WHERE k='epoch'").fetchone()
         self._epoch = int(epoch[0]) if epoch else 1
-        last_cp = db.execute("SELECT seq FROM checkpoints ORDER BY seq DESC LIMIT 1").fetchone()
-        self._recover()
-        self._last_cp = (int(last_cp[0]) if last_cp else 0, self._clock.monotonic())
+        self._committed = self._tail()
+        self._signed = cps.last_good(db, self.public_key)
+        self.stats.damaged_at = cps.segment_break(db, self._signed, self.opens)
         return self
 
-    def _recover(self) -> None:
-        """Load the head; a trailing record whose hash does not link is torn: discard it, say so."""
+    def _tail(self) -> tuple[int, str]:
         assert self._db is not None
-        tail = self._db.execute(
-            "SELECT seq, ts, kind, key_id, nonce, ct, hash FROM records ORDER BY seq DESC LIMIT 2"
-        ).fetchall()
-        if not tail:
-            return
-        last = Row(*tail[0])
-        prev_hash = tail[1][6] if len(tail) > 1 else chain.GENESIS
-        if chain.link(prev_hash, last.as_dict()) != last.hash:
-            self._db.execute("DELETE FROM records WHERE seq = ?", (last.seq,))  # the only delete, ever
-            self._seq, self._head = last.seq - 1, prev_hash
-            self._committed = (self._seq, self._head)
-            self.stats.recovered.append(last.seq)
-            self.append("recovery", SYSTEM, {"discarded_seq": last.seq, "reason": "torn trailing record"}, durable=True)
-            return
-        self._seq, self._head = last.seq, last.hash
-        self._committed = (self._seq, self._head)
+        row = self._db.execute("SELECT seq, hash FROM records ORDER BY seq DESC LIMIT 1").fetchone()
+        return (int(row[0]), str(row[1])) if row else (0, chain.GENESIS)
 
     def close(self) -> None:
         if self._db is None:
             return
-        with contextlib.suppress(AuditUnavailable, sqlite3.Error, OSError):
-            self.flush()
-            if self._committed[0] != self._last_cp[0]:
-                self.checkpoint()  # a clean shutdown leaves its head signed: the tail is provable too
+        if not self._readonly:
+            with contextlib.suppress(AuditUnavailable, sqlite3.Error, OSError):
+                self.flush()
+                if self._committed[0] != self._signed[0]:
+                    self.checkpoint()  # a clean shutdown leaves its head signed: the tail is provable too
         self._db.close()
         self._db = None
 
@@ -174,15 +188,19 @@ class AuditStore:
         if key is not None:
             return key_id, key
         assert self._db is not None
-        row = self._db.execute("SELECT wrapped FROM data_keys WHERE key_id = ?", (key_id,)).fetchone()
-        if row is not None and row[0] is not None:
-            key = c.unwrap(self._kek, key_id, bytes(row[0]))
-        else:
-            key = c.new_data_key()
-            self._db.execute(
-                "INSERT OR REPLACE INTO data_keys (key_id, subject, epoch, wrapped, created) VALUES (?, ?, ?, ?, ?)",
-                (key_id, c.subject_tag(subject), self._epoch, c.wrap(self._kek, key_id, key), _iso(self._clock.now())),
-            )
+        # Another process may create the same subject's key at the same moment: the first one
+        # stored wins and both use it (a replaced key would make the other's records unreadable).
+        self._db.execute(
+            "INSERT OR IGNORE INTO data_keys (key_id, subject, epoch, wrapped, created) VALUES (?, ?, ?, ?, ?)",
+            (
+                key_id,
+                c.subject_tag(subject),
+                self._epoch,
+                c.wrap(self._kek, key_id, c.new_data_key()),
+                _iso(self._clock.now()),
+            ),
+        )
+        key = self.key_for(key_id)
         self._keys[key_id] = key
         return key_id, key
 
@@ -195,6 +213,18 @@ class AuditStore:
         if row is None or row[0] is None:
             raise c.KeyUnavailable(f"data key {key_id} is gone (shredded or never stored)")
         return c.unwrap(self._kek, key_id, bytes(row[0]))
+
+    def opens(self, row: dict[str, Any]) -> bool:
+        """Whether a record could have been written with these keys: its ciphertext (bound to
+        its kind and time) opens, or its key was shredded (then nothing can be checked)."""
+        assert self._db is not None
+        seq, key_id = row["seq"], row["key_id"]
+        try:
+            c.open_sealed(self.key_for(key_id), seq, key_id, row["nonce"], row["ct"], f"{row['kind']}|{row['ts']}")
+            return True
+        except c.KeyUnavailable:
+            key = self._db.execute("SELECT shredded FROM data_keys WHERE key_id = ?", (key_id,)).fetchone()
+            return key is not None and key[0] is not None
 
     def rotate_key(self) -> int:
         """Start a new key epoch: new data keys for every subject from now on; recorded."""
@@ -219,77 +249,94 @@ class AuditStore:
         return cur.rowcount
 
     # ------------------------------------------------------------------ append
-    def append(self, kind: str, subject: str, payload: dict[str, Any], *, durable: bool) -> int:
-        """Add a record; returns its sequence number.
+    def append(self, kind: str, subject: str, payload: dict[str, Any], *, durable: bool) -> int | None:
+        """Add a record. A durable one is committed before this returns, and its seq returned;
+        others wait for the group commit (None: the seq is assigned then).
 
         Raises:
             AuditUnavailable: the store cannot write (the record is counted as dropped).
         """
-        if self._db is None:
-            raise AuditUnavailable("The audit store is not open.")
+        if self._db is None or self._readonly:
+            raise AuditUnavailable("The audit store is not open for writing.")
         try:
             key_id, key = self._data_key(subject)
         except (sqlite3.Error, OSError, c.KeyUnavailable) as exc:
             self._fail(exc, dropped=1)
             raise AuditUnavailable(f"The audit store cannot write: {exc}.") from None
-        seq = self._seq + 1
-        ts = _iso(self._clock.now())
-        nonce, ct = c.seal(key, seq, key_id, chain.canonical(payload))
-        row = Row(seq, ts, kind, key_id, nonce, ct)
-        row.hash = chain.link(self._head, row.as_dict())
-        self._seq, self._head = seq, row.hash
-        self._pending.append(row)
+        self._pending.append(_Entry(_iso(self._clock.now()), kind, key_id, key, chain.canonical(payload)))
         if self._pending_since is None:
             self._pending_since = self._clock.monotonic()
         self.stats.appended += 1
         if durable or len(self._pending) >= self._group_max or self._due():
-            self.flush()
+            seq = self.flush()
             if durable:
                 self.stats.durable += 1
-        return seq
+                return seq
+        return None
 
     def _due(self) -> bool:
         return self._pending_since is not None and self._clock.monotonic() - self._pending_since >= self._group_s
 
-    def flush(self) -> None:
-        """Commit what waits, in one fsync'd transaction; then checkpoint when due.
+    def flush(self) -> int | None:
+        """Commit what waits, in one fsync'd transaction; then checkpoint when due. Returns the
+        last committed seq.
 
         Raises:
             AuditUnavailable: the commit failed; the waiting records are dropped and counted.
         """
         if not self._pending or self._db is None:
-            return
-        rows, self._pending, self._pending_since = self._pending, [], None
+            return None
+        entries, self._pending, self._pending_since = self._pending, [], None
         try:
-            self._write(rows)
-        except (sqlite3.Error, OSError) as exc:
-            self._seq, self._head = self._committed
-            self._fail(exc, dropped=len(rows))
+            if self.stats.unreported:
+                lost = {"records": self.stats.unreported, "error": self.stats.last_error}
+                key_id, key = self._data_key(SYSTEM)
+                entries.insert(0, _Entry(entries[0].ts, "lost", key_id, key, chain.canonical(lost)))
+            self._committed = self._write(entries)
+        except (sqlite3.Error, OSError, c.KeyUnavailable) as exc:
+            dropped = len(entries) - (entries[0].kind == "lost" and self.stats.unreported > 0)
+            self._fail(exc, dropped=dropped)
             raise AuditUnavailable(
-                f"The audit store cannot write ({exc}); {len(rows)} record(s) were not stored.",
+                f"The audit store cannot write ({exc}); {dropped} record(s) were not stored.",
                 hint="Free disk space or fix the audit directory; control actions are refused until it writes.",
             ) from None
-        self._committed = (rows[-1].seq, rows[-1].hash)
-        self.stats.last_error = None
+        self.stats.last_error, self.stats.unreported = None, 0
+        if not self._private:
+            _private(self.path)  # the WAL files exist once something was written
+            self._private = True
         self._maybe_checkpoint()
+        return self._committed[0]
 
-    def _write(self, rows: list[Row]) -> None:
+    def _write(self, entries: list[_Entry]) -> tuple[int, str]:
+        """Sequence, seal and chain the entries under the write lock: the tail is read inside the
+        transaction, so another process's commit in between is simply the previous link."""
         assert self._db is not None
         self._db.execute("BEGIN IMMEDIATE")
         try:
+            seq, head = self._tail()
+            if seq < self._committed[0] and self.stats.damaged_at is None:
+                self.stats.damaged_at = seq + 1  # records we committed are gone: truncated or rolled back
+            rows = []
+            for e in entries:
+                seq += 1
+                nonce, ct = c.seal(e.key, seq, e.key_id, e.plaintext, f"{e.kind}|{e.ts}")
+                body = {"seq": seq, "ts": e.ts, "kind": e.kind, "key_id": e.key_id, "nonce": nonce, "ct": ct}
+                head = chain.link(head, body)
+                rows.append((seq, e.ts, e.kind, e.key_id, nonce, ct, head))
             self._db.executemany(
-                "INSERT INTO records (seq, ts, kind, key_id, nonce, ct, hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(r.seq, r.ts, r.kind, r.key_id, r.nonce, r.ct, r.hash) for r in rows],
+                "INSERT INTO records (seq, ts, kind, key_id, nonce, ct, hash) VALUES (?, ?, ?, ?, ?, ?, ?)", rows
             )
             self._db.execute("COMMIT")
         except BaseException:
             if self._db.in_transaction:
                 self._db.execute("ROLLBACK")
             raise
+        return seq, head
 
     def _fail(self, exc: BaseException, *, dropped: int) -> None:
         self.stats.failures += 1
         self.stats.dropped += dropped
+        self.stats.unreported += dropped
         self.stats.last_error = f"{type(exc).__name__}: {exc}"
 
     @property
@@ -298,29 +345,31 @@ class AuditStore:
 
     # ------------------------------------------------------------------ checkpoints
     def _maybe_checkpoint(self) -> None:
-        seq, _head = self._committed
-        last_seq, last_at = self._last_cp
-        if seq == last_seq:
+        seq = self._committed[0]
+        if seq == self._signed[0]:
             return
-        if seq - last_seq >= self._every or self._clock.monotonic() - last_at >= self._interval:
+        if seq - self._signed[0] >= self._every or self._clock.monotonic() - self._signed_at >= self._interval:
             self.checkpoint()
 
     def checkpoint(self) -> dict[str, Any] | None:
-        """Sign (seq, head, time) of what is committed; store it and copy it outside."""
+        """Sign (seq, head, time) of the chain's tail, after checking that every record since
+        the last checkpoint still links; store it and copy it outside. A broken segment is not
+        signed (that would launder it): it is reported in ``status`` instead."""
         assert self._db is not None
-        seq, head = self._committed
+        seq, head = self._tail()
         if seq == 0:
+            return None
+        broken = cps.segment_break(self._db, self._signed, self.opens)
+        if broken is not None:
+            self.stats.damaged_at = broken
             return None
         ts = _iso(self._clock.now())
         signature = self._signer.sign(chain.checkpoint_message(seq, head, ts)).hex()
         cp = {"seq": seq, "head": head, "ts": ts, "public_key": self.public_key, "signature": signature}
-        self._db.execute(
-            "INSERT OR REPLACE INTO checkpoints (seq, head, ts, public_key, signature) VALUES (?, ?, ?, ?, ?)",
-            (seq, head, ts, self.public_key, signature),
-        )
+        cps.store_checkpoint(self._db, cp)
         if self.external_dir is not None:
-            write_checkpoint_file(self.external_dir, cp)
-        self._last_cp = (seq, self._clock.monotonic())
+            cps.write_checkpoint_file(self.external_dir, cp)
+        self._signed, self._signed_at = (seq, head), self._clock.monotonic()
         self.stats.checkpoints += 1
         return cp
 
@@ -332,18 +381,7 @@ class AuditStore:
             "dropped": self.stats.dropped,
             "failures": self.stats.failures,
             "last_error": self.stats.last_error,
-            "last_checkpoint_seq": self._last_cp[0],
+            "last_checkpoint_seq": self._signed[0],
+            "chain_damaged_at": self.stats.damaged_at,
             "key_epoch": self._epoch,
         }
-
-
-def write_checkpoint_file(directory: Path, cp: dict[str, Any]) -> None:
-    """Atomically and durably: a reader never sees half a checkpoint."""
-    directory.mkdir(parents=True, exist_ok=True)
-    final = directory / f"checkpoint-{cp['seq']:012d}.json"
-    tmp = final.with_suffix(".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        fh.write(json.dumps(cp, sort_keys=True))
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, final)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from resync_mcp.audit import chain
+from resync_mcp.audit.checkpoint import Opens
 from resync_mcp.audit.crypto import verify_signature
 
 
@@ -25,6 +26,8 @@ class Report:
     checkpoints: int = 0
     attested: int = 0  # the highest seq a valid checkpoint covers
     problems: list[tuple[int, str]] = field(default_factory=list)  # (seq, what)
+    # Not tampering, but gaps the server itself recorded: calls it could not write (``lost``).
+    lost_at: list[int] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -38,6 +41,9 @@ class Report:
         if self.ok:
             tail = self.records - self.attested
             note = f"; the last {tail} record(s) follow the last checkpoint (chained, not yet signed)" if tail else ""
+            if self.lost_at:
+                where = ", ".join(str(s) for s in self.lost_at[:5])
+                note += f"; GAP: the server recorded that it could not store some calls (lost record at seq {where})"
             return f"audit chain OK: {self.records} records, {self.checkpoints} checkpoints verified{note}"
         seq = self.first_bad_seq
         first = next(what for s, what in sorted(self.problems) if s == seq)
@@ -50,7 +56,9 @@ def _str(v: Any) -> str:
     return v
 
 
-def verify(db_path: Path, *, trusted: set[str], external_dir: Path | None = None) -> Report:
+def verify(db_path: Path, *, trusted: set[str], external_dir: Path | None = None, opens: Opens | None = None) -> Report:
+    """Check the chain. With ``opens`` (the KEK is at hand) every ciphertext must also open, which
+    catches a record forged and relinked by someone without the KEK past the last checkpoint."""
     report = Report()
     try:
         db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
@@ -60,7 +68,7 @@ def verify(db_path: Path, *, trusted: set[str], external_dir: Path | None = None
     except sqlite3.Error as exc:
         report.problems.append((0, f"the database cannot be read: {exc}"))
         return report
-    heads = _walk(rows, report)
+    heads = _walk(rows, report, opens)
     cps: list[tuple[str, Any]] = [
         ("local", {"seq": r[0], "head": r[1], "ts": r[2], "public_key": r[3], "signature": r[4]}) for r in local_cps
     ]
@@ -77,7 +85,7 @@ def verify(db_path: Path, *, trusted: set[str], external_dir: Path | None = None
     return report
 
 
-def _walk(rows: list[tuple[Any, ...]], report: Report) -> list[str]:
+def _walk(rows: list[tuple[Any, ...]], report: Report, opens: Opens | None) -> list[str]:
     """The hash at each good position 1..n; stops at the first break (later links are moot)."""
     heads: list[str] = []
     prev = chain.GENESIS
@@ -99,8 +107,13 @@ def _walk(rows: list[tuple[Any, ...]], report: Report) -> list[str]:
         if computed != stored:
             report.problems.append((expected, f"record {expected} was altered (its hash does not link)"))
             return heads
+        if opens is not None and not opens(body):
+            report.problems.append((expected, f"record {expected} does not open with the audit keys (forged)"))
+            return heads
         heads.append(computed)
         prev = computed
+        if kind == "lost":
+            report.lost_at.append(seq)
     return heads
 
 

@@ -86,7 +86,7 @@ def _sentence(error: ErrorDetails, known: list[str], schema: dict[str, Any]) -> 
     if kind in ("string_type",):
         return f"{where} must be text (got {shown})"
     if kind in ("list_type",):
-        return f"{where} must be a list of values, e.g. [\"ERROR\"] (got {shown})"
+        return f'{where} must be a list of values, e.g. ["ERROR"] (got {shown})'
     if kind in ("literal_error", "enum"):
         return f"{where} must be one of {ctx.get('expected')} (got {shown})"
     if kind == "string_pattern_mismatch":

@@ -1,0 +1,100 @@
+"""Several servers on one data folder: one chain, every call recorded, nothing lost.
+
+Claude Desktop and an IDE each start ``resync-mcp serve`` in the same folder. Sequence
+numbers are assigned inside SQLite's write lock, so their records interleave in one chain.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import anyio
+import pytest
+from mcp import Client, StdioServerParameters
+
+from resync_mcp.audit.reader import Filter, entries
+from resync_mcp.audit.store import AuditStore
+from resync_mcp.audit.verify import verify
+from resync_mcp.clock import FakeClock
+from tests.audit.helpers import make_store, trusted
+from tests.conftest import call
+from tests.test_transports import _env, _free_port, _start
+
+
+def test_two_stores_on_one_file_interleave_group_commits_in_one_chain(tmp_path: Path) -> None:
+    a = make_store(tmp_path, every=7)
+    b = AuditStore(a.path, a._kek, a._signer, FakeClock(), checkpoint_every=7, external_dir=tmp_path / "external")
+    b.open()
+    for i in range(40):  # a's and b's group commits (4 records) and durable appends alternate
+        a.append("call", "alice", {"i": i, "by": "a"}, durable=i % 9 == 0)
+        b.append("call", "bob", {"i": i, "by": "b"}, durable=i % 5 == 0)
+    a.close()
+    b.close()
+    report = verify(a.path, trusted=trusted(a), external_dir=tmp_path / "external")
+    assert report.ok and report.records == 80, report.problems
+    reader = AuditStore(a.path, a._kek, a._signer, FakeClock()).open(readonly=True)
+    got = [(e["by"], e["i"]) for e in entries(reader, Filter()) if e["kind"] == "call"]
+    assert sorted(got) == sorted([("a", i) for i in range(40)] + [("b", i) for i in range(40)])
+    assert [i for by, i in got if by == "b"] == list(range(40))  # each process's order is kept
+
+
+def _cli(work: Path, env: dict[str, str], config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "resync_mcp", "--config", str(config), *args],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.anyio
+@pytest.mark.slow
+async def test_two_stdio_servers_on_one_folder_record_every_call(tmp_path: Path) -> None:
+    port = _free_port()
+    sim = _start(["simulator", "--port", str(port), "--jobs", "300", "--seed", "3"], tmp_path)
+    home, work = tmp_path / "home", tmp_path / "work"
+    home.mkdir()
+    work.mkdir()
+    config = tmp_path / "resync.toml"
+    config.write_text(
+        f'[engines.lab]\nbase_url = "http://127.0.0.1:{port}"\nauth = "basic"\nusername = "u"\n\n'
+        '[security]\ntoolsets = ["read", "operate"]\nrole = "operator"\n'
+    )
+    env = {**_env(), "HOME": str(home), "RESYNC_ENGINES__LAB__PASSWORD": "p"}
+    args = ["-m", "resync_mcp", "--config", str(config), "serve"]
+    params = StdioServerParameters(command=sys.executable, args=args, env=env, cwd=str(work))
+    held: list[str] = []
+
+    async def assistant(name: str) -> None:
+        async with Client(params) as mcp:
+            waiting = await call(mcp, "find_jobs", {"status": ["WAITING", "READY"], "limit": 20})
+            for i in range(7):
+                await call(mcp, "get_job", {"job": waiting["jobs"][i]["id"]})
+            args = {"job": waiting["jobs"][10 if name == "ide" else 11]["id"], "reason": f"{name} holds"}
+            first = await call(mcp, "hold_job", args)
+            assert first["outcome"] == "done", first  # hold is reversible: no confirmation for an operator
+            held.append(name)
+
+    try:
+        with anyio.fail_after(120):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(assistant, "desktop")
+                tg.start_soon(assistant, "ide")
+    finally:
+        sim.terminate()
+        sim.wait(timeout=10)
+    assert sorted(held) == ["desktop", "ide"]
+    verified = _cli(work, env, config, "audit", "verify")
+    assert verified.returncode == 0 and "audit chain OK" in verified.stdout, verified.stdout + verified.stderr
+    exported = _cli(work, env, config, "audit", "export")
+    records = [json.loads(line) for line in exported.stdout.splitlines()]
+    calls = [r for r in records if r["kind"] in ("call", "outcome")]
+    kinds = "; ".join(f"{r['kind']} {r.get('tool')} {r.get('outcome')}" for r in records)
+    assert len(calls) == 2 * (1 + 7 + 1), kinds  # every call of both, none lost
+    assert len([r for r in records if r["kind"] == "intent"]) == 2
+    assert not [r for r in records if r["kind"] == "lost"]
