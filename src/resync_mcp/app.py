@@ -111,6 +111,10 @@ class App:
             with contextlib.suppress(AuditUnavailable):  # counted by the store; health shows it
                 audit.store.flush()
 
+    async def idle(self) -> None:
+        """Return once no tool call is running (a graceful shutdown bounds the wait)."""
+        await self.pipeline.idle()
+
     async def aclose(self) -> None:
         for task in self._tasks:
             task.cancel()

@@ -212,6 +212,7 @@ def _serve(settings: Settings) -> int:
     from mcp.server.transport_security import TransportSecuritySettings
 
     from resync_mcp.app import build_app
+    from resync_mcp.server.serve import serve
 
     if not settings.engine_names():
         raise ConfigError(
@@ -220,27 +221,18 @@ def _serve(settings: Settings) -> int:
     app = build_app(settings)
     srv = settings.server
 
+    security = None
+    if srv.transport != "stdio":
+        security = TransportSecuritySettings(
+            enable_dns_rebinding_protection=True,
+            allowed_hosts=list(srv.allowed_hosts)
+            or [f"127.0.0.1:{srv.port}", f"localhost:{srv.port}", f"[::1]:{srv.port}"],
+            allowed_origins=list(srv.allowed_origins)
+            or [f"http://127.0.0.1:{srv.port}", f"http://localhost:{srv.port}"],
+        )
+
     async def run() -> None:
-        await app.start()
-        try:
-            if srv.transport == "stdio":
-                await app.server.run_stdio_async()
-                return
-            security = TransportSecuritySettings(
-                enable_dns_rebinding_protection=True,
-                allowed_hosts=list(srv.allowed_hosts)
-                or [f"127.0.0.1:{srv.port}", f"localhost:{srv.port}", f"[::1]:{srv.port}"],
-                allowed_origins=list(srv.allowed_origins)
-                or [f"http://127.0.0.1:{srv.port}", f"http://localhost:{srv.port}"],
-            )
-            if srv.transport == "http":
-                await app.server.run_streamable_http_async(
-                    host=srv.host, port=srv.port, streamable_http_path=srv.path, transport_security=security
-                )
-            else:
-                await app.server.run_sse_async(host=srv.host, port=srv.port, transport_security=security)
-        finally:
-            await app.aclose()
+        await serve(app, srv, security)
 
     anyio.run(run)
     return 0

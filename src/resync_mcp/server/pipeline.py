@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import anyio
 import structlog
 from pydantic import BaseModel
 
@@ -195,13 +196,26 @@ class FreshnessStage:
 class Pipeline:
     def __init__(self, stages: Sequence[Stage]) -> None:
         self.stages = list(stages)
+        self.in_flight = 0  # tool calls running now: a graceful shutdown waits for them
+        self._idle: anyio.Event | None = None
 
     async def run(self, call: ToolCall, handler: Next) -> Any:
         """Run ``handler`` inside every stage, first stage outermost."""
         chain = handler
         for stage in reversed(self.stages):
             chain = _bind(stage, chain)
-        return await chain(call)
+        self.in_flight += 1
+        try:
+            return await chain(call)
+        finally:
+            self.in_flight -= 1
+            if not self.in_flight and self._idle is not None:
+                self._idle.set()
+
+    async def idle(self) -> None:
+        while self.in_flight:
+            self._idle = anyio.Event()
+            await self._idle.wait()
 
 
 def _bind(stage: Stage, nxt: Next) -> Next:

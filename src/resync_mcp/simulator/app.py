@@ -60,6 +60,7 @@ def build_app(sim: Simulator) -> Starlette:
                 "planTime": iso(sim.state()),
                 "oqlFields": sim.oql_fields,
                 "adhocState": sim.adhoc_state,
+                "requestsReceived": sim.faults.received,
             }
         )
 

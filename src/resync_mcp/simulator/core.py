@@ -33,6 +33,8 @@ AdhocState = Literal["HOLD", "READY"]
 class FaultPolicy(Protocol):
     """Decides per request whether the engine misbehaves (simulator/faults.py)."""
 
+    received: int  # API requests seen
+
     async def before(self, request: Request) -> Response | None: ...
 
     def wrap(self, response: Response) -> Response: ...

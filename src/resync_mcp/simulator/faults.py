@@ -42,6 +42,7 @@ class Faults:
         self._sleep = sleep or anyio.sleep
         self._rng = random.Random(self.config.seed)
         self.injected = 0
+        self.received = 0  # API requests that reached the simulator (tests wait on this, not on time)
 
     def configure(self, **changes: object) -> FaultConfig:
         """Replace the configuration; unknown fields or wrong types raise ValueError."""
@@ -57,6 +58,7 @@ class Faults:
         return self.config
 
     async def before(self, request: Request) -> Response | None:
+        self.received += 1
         c = self.config
         if c.writes_only and request.method == "GET":
             return None

@@ -1,0 +1,104 @@
+"""Running the server on its transport until it is told to stop, then cleaning up.
+
+SIGTERM (a service manager, `docker stop`, Kubernetes) and SIGINT (Ctrl-C) end every transport
+the same way: stop accepting, let calls in flight finish within ``server.shutdown_grace_s``,
+then ``app.aclose()``: the audit's final checkpoint, Redis and the engines' HTTP clients.
+
+HTTP and SSE run uvicorn directly rather than through the SDK's ``run_*_async``: uvicorn
+re-raises the signal it caught once it has stopped, which with the default handler would kill
+the process before any clean-up ran. A no-op handler installed first absorbs that re-raise.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+import anyio
+import structlog
+
+from resync_mcp.config import ServerSettings
+
+if TYPE_CHECKING:
+    from mcp.server.transport_security import TransportSecuritySettings
+
+    from resync_mcp.app import App
+
+log = structlog.get_logger("resync_mcp.serve")
+SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+@contextmanager
+def _absorb_reraised_signals() -> Iterator[None]:
+    previous = {sig: signal.signal(sig, lambda *_: None) for sig in SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+async def _stdio(app: App, grace_s: float) -> None:
+    """Until stdin closes or a signal comes; a signal leaves calls in flight ``grace_s`` to end.
+
+    The SDK reads stdin in a worker thread that cancellation cannot interrupt, so after a signal
+    the clean-up runs here and the process then exits without waiting for that read.
+    """
+    async with anyio.create_task_group() as tg:
+
+        async def on_signal() -> None:
+            with anyio.open_signal_receiver(*SIGNALS) as received:
+                async for sig in received:
+                    log.info("shutdown", signal=signal.Signals(sig).name, grace_s=grace_s)
+                    with anyio.move_on_after(grace_s):
+                        await app.idle()
+                    with anyio.CancelScope(shield=True):
+                        await app.aclose()
+                    sys.stdout.flush()
+                    os._exit(0)
+
+        tg.start_soon(on_signal)
+        await app.server.run_stdio_async()
+        tg.cancel_scope.cancel()
+
+
+async def _uvicorn(app: App, srv: ServerSettings, security: TransportSecuritySettings | None) -> None:
+    import uvicorn
+    from starlette.applications import Starlette
+
+    starlette: Starlette
+    if srv.transport == "http":
+        starlette = app.server.streamable_http_app(
+            streamable_http_path=srv.path,
+            transport_security=security,
+            host=srv.host,
+        )
+    else:
+        starlette = app.server.sse_app(transport_security=security, host=srv.host)
+    config = uvicorn.Config(
+        starlette,
+        host=srv.host,
+        port=srv.port,
+        log_level="info",
+        timeout_graceful_shutdown=max(1, round(srv.shutdown_grace_s)),
+    )
+    with _absorb_reraised_signals():
+        await uvicorn.Server(config).serve()
+    log.info("shutdown", transport=srv.transport)
+
+
+async def serve(app: App, srv: ServerSettings, security: TransportSecuritySettings | None) -> None:
+    """Serve until stopped; always close the app, shielded so a second signal cannot skip it."""
+    await app.start()
+    try:
+        if srv.transport == "stdio":
+            await _stdio(app, srv.shutdown_grace_s)
+        else:
+            await _uvicorn(app, srv, security)
+    finally:
+        with anyio.CancelScope(shield=True):
+            await app.aclose()
