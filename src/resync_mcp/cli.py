@@ -297,7 +297,7 @@ async def _check(settings: Settings) -> int:
     try:
         for name in app.engines.names:
             try:
-                info = await app.engines.get(name).engine_info()
+                info = await app.engines.get(name).engine_info(fresh=True)  # live: past every cache tier
                 print(f"  probe {name}: ok, HWA {info.display_version or info.full_version or '?'}")
             except Exception as exc:  # any failure is reported, none is fatal to the others
                 failures += 1

@@ -420,6 +420,9 @@ class HwaClient:
         fetched = await self._get(f"/plan/prompt/{prompt_id}", what, kind="prompt", object_id=prompt_id, fresh=fresh)
         return self._parse(PromptInPlanV2, fetched, what)
 
-    async def engine_info(self) -> EngineInfoV2:
-        response = await self._get("/engine/info", "reading engine info", kind="engine", plan_scoped=False)
+    async def engine_info(self, *, fresh: bool = False) -> EngineInfoV2:
+        """``fresh``: ask the engine itself (``check``): a cached answer proves nothing about it now."""
+        response = await self._get(
+            "/engine/info", "reading engine info", kind="engine", plan_scoped=False, fresh=fresh, remember=not fresh
+        )
         return self._parse(EngineInfoV2, response, "reading engine info")
