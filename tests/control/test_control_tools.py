@@ -505,3 +505,38 @@ async def test_a_reused_key_is_refused_clearly_also_when_the_client_can_elicit(a
         text = await error_text(mcp, "cancel_job", {"job": other.id, "reason": "r", "idempotency_key": "same"})
     assert "already used for a different action" in text and len(sim.writes) == 1
     assert "longer than 500" in too_long
+
+
+@pytest.mark.parametrize(
+    ("tool", "wide", "narrow"),
+    [("set_workstation_limit", {"limit": 0}, {"limit": 5}), ("set_workstation_fence", {"fence": 100}, {"fence": 20})],
+)
+async def test_a_value_that_stops_a_whole_workstation_needs_a_person(
+    mcp: Client, sim: Simulator, tool: str, wide: dict[str, int], narrow: dict[str, int]
+) -> None:
+    ws = sim.plan.workstations[2]
+    first = await call(mcp, tool, {"workstation": ws.name, "reason": "r", **wide})
+    assert first["outcome"] == "needs_confirmation" and sim.writes == []
+    assert await call(mcp, tool, {"workstation": ws.name, "reason": "r", **narrow}) != first
+    assert len(sim.writes) == 1  # the ordinary value acts in one step
+    done = await confirmed(mcp, tool, {"workstation": ws.name, "reason": "r", **wide})
+    assert done["outcome"] == "done" and len(sim.writes) == 2
+
+
+def test_a_tool_without_a_policy_rule_stops_startup(
+    clock: FakeClock, sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from resync_mcp.server import prompts
+
+    original = prompts.register
+
+    def register_with_a_rogue(mcp: Any) -> None:
+        original(mcp)
+
+        @mcp.tool()
+        def rogue_tool() -> str:
+            return "acts with no rule"
+
+    monkeypatch.setattr(prompts, "register", register_with_a_rogue)
+    with pytest.raises(RuntimeError, match="rogue_tool"):
+        app_with(clock, sim)

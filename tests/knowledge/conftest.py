@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from resync_mcp.knowledge.base import Embedder, KnowledgeBase
+from tests.conftest import require
 
-pytest.importorskip("lancedb", reason="the knowledge extra is not installed")
+require("lancedb", "the knowledge extra is not installed")
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ import pytest
 
 from resync_mcp.knowledge.chunking import Document, chunk, front_matter, sections, windows
 from resync_mcp.knowledge.readers import UnreadableFile, read
+from tests.conftest import require
 
 MD = """---
 title: Fence runbook
@@ -73,7 +74,7 @@ def test_readers_for_each_format(tmp_path: Path) -> None:
 
 
 def test_pdf_text_is_read_page_by_page(tmp_path: Path) -> None:
-    pytest.importorskip("pypdf")
+    require("pypdf", "pypdf (knowledge extra) is not installed")
     (tmp_path / "d.pdf").write_bytes(minimal_pdf("Agent restart procedure"))
     doc = read(tmp_path / "d.pdf")
     assert "Agent restart procedure" in doc.text and "## Page 1" in doc.text

@@ -139,7 +139,28 @@ def decide(principal: Principal, tool: str, arguments: Mapping[str, Any], policy
     if tool in policy.confirm:  # for a preview too: it hands out the token the real call presents
         kind = "destructive" if rule.destructive else "configured to need confirmation"
         return NeedsConfirmation(f"{tool} is {kind}: a person must confirm it.")
+    impact = high_impact(tool, arguments)
+    if impact is not None:
+        return NeedsConfirmation(f"{tool} with {impact}: a person must confirm it.")
     return Allow()
+
+
+def high_impact(tool: str, arguments: Mapping[str, Any]) -> str | None:
+    """Reversible tools are classified by impact too: at some values their effect is as wide as a
+    destructive action's (every job on a workstation stops until someone notices), so those values
+    need a person's confirmation. Other values stay one step."""
+    if tool == "set_workstation_limit" and arguments.get("limit") == 0:
+        return "a limit of 0 (no job starts on the workstation)"
+    fence = arguments.get("fence")
+    if tool == "set_workstation_fence" and isinstance(fence, int) and fence >= 100:
+        return f"a fence of {fence} (only GO-priority jobs, or none, start on the workstation)"
+    return None
+
+
+def unruled(registered: Iterable[str], rules: Mapping[str, ToolRule] = RULES) -> list[str]:
+    """Registered tools without a rule: the server must not start with them (it cannot say who may
+    call them or whether they need confirmation)."""
+    return sorted(set(registered) - set(rules))
 
 
 def default_confirm(rules: Mapping[str, ToolRule] = RULES) -> frozenset[str]:

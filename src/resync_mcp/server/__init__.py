@@ -9,6 +9,7 @@ from mcp.server.mcpserver import MCPServer
 
 from resync_mcp.audit.log import AuditLog, ClientInfo, client_var
 from resync_mcp.config import LimitSettings
+from resync_mcp.security.policy import unruled
 from resync_mcp.server import prompts, resources
 from resync_mcp.server.arguments import StrictArguments, make_strict
 from resync_mcp.server.instructions import INSTRUCTIONS
@@ -76,6 +77,9 @@ def build_server(
     if graph is not None:
         graph_tools.register(mcp, graph, runner)
     prompts.register(mcp)
+    missing = unruled(t.name for t in mcp._tool_manager.list_tools())
+    if missing:
+        raise RuntimeError(f"tool(s) {', '.join(missing)} have no rule in security/policy.py RULES; add one")
     for tool in mcp._tool_manager.list_tools():  # expose only what the settings enable
         if tool.name not in tools:
             mcp.remove_tool(tool.name)
