@@ -6,10 +6,18 @@ import re
 from typing import Any
 
 _SECRET_KEY = re.compile(r"(pass(word)?|secret|token|authorization|api[_-]?key|credential|private[_-]?key)", re.I)
-# Bearer values and JWTs that turn up inside free text.
+# Secrets that turn up inside free text (an ad hoc command, a reason): bearer and basic
+# credentials, JWTs, key=value pairs, a password glued to -p (mysql, sqlplus and friends),
+# and URLs with user:password.
 _SECRET_VALUE = re.compile(
-    r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]{8,}|\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"
+    r"(?i)\b(?:bearer|basic)\s+[A-Za-z0-9._~+/=-]{6,}"
+    r"|\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"
 )
+_SECRET_PAIR = re.compile(
+    r"(?i)\b((?:pass(?:word|wd)?|pwd|token|secret|api[_-]?key|access[_-]?key)\s*[=:]\s*)(\"[^\"]*\"|'[^']*'|[^\s&;,]+)"
+)
+_DASH_P = re.compile(r"(?<![\w-])(-p)(?=[^\s-])\S+")  # -pSecret; "-p 3306" (a separate word) is left alone
+_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s/:@]+:)[^\s/@]+@")
 MAX_TEXT = 2000
 REDACTED = "[redacted]"
 
@@ -26,8 +34,15 @@ def redact(value: Any, *, depth: int = 0) -> Any:
     if isinstance(value, list | tuple):
         return [redact(v, depth=depth + 1) for v in list(value)[:100]]
     if isinstance(value, str):
-        text = _SECRET_VALUE.sub(REDACTED, value)
-        return text if len(text) <= MAX_TEXT else text[:MAX_TEXT] + f"…[+{len(text) - MAX_TEXT} chars]"
+        text = redact_text(value[:MAX_TEXT])  # bounded first: a hostile megabyte is not scanned
+        return text if len(value) <= MAX_TEXT else text + f"…[+{len(value) - MAX_TEXT} chars]" if len(text) <= MAX_TEXT else text[:MAX_TEXT] + f"…[+{len(text) - MAX_TEXT} chars]"
     if value is None or isinstance(value, bool | int | float):
         return value
     return str(value)[:MAX_TEXT]
+
+
+def redact_text(text: str) -> str:
+    text = _SECRET_VALUE.sub(REDACTED, text)
+    text = _SECRET_PAIR.sub(lambda m: m.group(1) + REDACTED, text)
+    text = _URL_USERINFO.sub(lambda m: m.group(1) + REDACTED + "@", text)
+    return _DASH_P.sub(lambda m: m.group(1) + REDACTED, text)
