@@ -35,7 +35,7 @@ def redact(value: Any, *, depth: int = 0) -> Any:
         return [redact(v, depth=depth + 1) for v in list(value)[:100]]
     if isinstance(value, str):
         text = redact_text(value[:MAX_TEXT])  # bounded first: a hostile megabyte is not scanned
-        return text if len(value) <= MAX_TEXT else text + f"…[+{len(value) - MAX_TEXT} chars]" if len(text) <= MAX_TEXT else text[:MAX_TEXT] + f"…[+{len(text) - MAX_TEXT} chars]"
+        return text if len(value) <= MAX_TEXT else text + f"…[+{len(value) - MAX_TEXT} chars]"
     if value is None or isinstance(value, bool | int | float):
         return value
     return str(value)[:MAX_TEXT]
