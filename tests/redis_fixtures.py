@@ -19,13 +19,14 @@ def _free_port() -> int:
 
 
 @contextmanager
-def redis_process() -> Iterator[tuple[str, subprocess.Popen[str]]]:
+def redis_process(port: int | None = None) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """A Redis on ``port`` (a free one when None: pass the old port to restart "the same" Redis)."""
     binary = shutil.which("redis-server")
     if binary is None:
         if os.environ.get("CI"):
             pytest.fail("redis-server is required in CI (.ci/run installs it)")
         pytest.skip("redis-server is not installed; `apt-get install redis-server` or run .ci/run")
-    port = _free_port()
+    port = port or _free_port()
     proc = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
         stdout=subprocess.PIPE,

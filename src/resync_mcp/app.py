@@ -212,6 +212,7 @@ def build_upstream(settings: Settings, clock: Clock, sleep: Sleep | None = None)
             sleep=sleep,
         )
         up.cache.bus = up.bus
+        up.cache.bus_down_ttl_s = c.bus_down_ttl_s
         up.breaker.on_open = up.bus.publish_breaker_open
     return up
 

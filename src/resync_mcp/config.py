@@ -154,6 +154,9 @@ class CacheSettings(_Frozen):
     ttl_not_found_s: float = Field(default=10.0, ge=0, le=3600)
     swr_s: float = Field(default=10.0, ge=0, le=3600)
     max_stale_s: float = Field(default=300.0, ge=0, le=86_400)
+    # While the invalidation bus is down another replica's write cannot reach this one: what is
+    # cached then is fresh for at most this long.
+    bus_down_ttl_s: float = Field(default=3.0, ge=0, le=300)
     l1_max_entries: int = Field(default=20_000, ge=10, le=10_000_000)
     l1_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024, le=16 * 1024**3)
     redis_url: str | None = Field(default=None, pattern=r"^rediss?://")

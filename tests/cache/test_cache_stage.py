@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -48,6 +49,7 @@ class Upstream:
 
     async def __call__(self, call: UpstreamCall) -> Fetched:
         self.calls += 1
+        status = self.status  # the engine's state when the request arrived
         if self.gate is not None:
             await self.gate.wait()
         if self.fail is not None:
@@ -55,7 +57,7 @@ class Upstream:
         body = {
             "id": call.object_id or "x",
             "jobStreamId": STREAM,
-            "lastRunCompositeStatus": {"status": self.status},
+            "lastRunCompositeStatus": {"status": status},
             "n": self.calls,
         }
         if call.kind == "query":
@@ -202,3 +204,21 @@ def test_data_class_reads_the_job_status_and_log_trailer() -> None:
     log = UpstreamCall(engine="p", path="/l", params=(), headers=(), what="", kind="joblog")
     assert data_class(log, b"...\n= Exit Status : 0\n") == "log_finished"
     assert data_class(log, b"10:00 still running\n") == "log_running"
+
+
+@pytest.mark.parametrize("fresh", [False, True], ids=["miss", "fresh"])
+async def test_a_read_overtaken_by_a_write_does_not_put_the_old_state_back(fresh: bool) -> None:
+    clock = FakeClock()
+    cache, up = make(clock), Upstream(clock, status="HOLD")
+    up.gate = asyncio.Event()
+    call = replace(job_call(), fresh=fresh)
+    in_flight = asyncio.create_task(cache(call, up))  # reads the job while it is still HOLD ...
+    await asyncio.sleep(0)
+    up.status = "READY"  # ... the write releases it and invalidates, before that read answers
+    await cache.invalidate("prod", [JOB])
+    up.gate.set()
+    old = await in_flight
+    assert b'"HOLD"' in old.content  # the caller still gets its answer ...
+    up.gate = None
+    after = await cache(job_call(), up)  # ... but it was not cached: the next read asks the engine
+    assert after.source == "upstream" and b'"READY"' in after.content and up.calls == 2

@@ -264,6 +264,9 @@ FAULTS: list[dict[str, Any]] = [
     {"trickle_bytes_per_s": 64},
     {"latency_ms": 500},
     {"auth_expired": True},
+    {"lose_answer": "reset"},  # the engine acts, then the connection drops
+    {"lose_answer": "hang"},  # the engine acts, then the answer never comes
+    {"lose_answer": "reset", "latency_ms": 300, "trickle_bytes_per_s": 64},
 ]
 
 
@@ -289,13 +292,29 @@ async def test_writes_are_never_retried_under_any_fault(clock: FakeClock) -> Non
             assert isinstance(sim.faults, Faults)
             sim.faults.configure(**fault, writes_only=True, seed=i)
             before = len(sim.writes)
-            result = await mcp.call_tool("set_job_priority", {"job": job.id, "priority": rng.randint(1, 99)})
+            priority = rng.randint(1, 99)
+            while priority == job.priority:
+                priority = rng.randint(1, 99)
+            key = f"k{i}"
+            args = {"job": job.id, "priority": priority, "idempotency_key": key}
+            result = await mcp.call_tool("set_job_priority", args)
             assert len(sim.writes) - before == 1, (i, fault)  # sent exactly once, whatever happened
             text = result.content[0].text  # type: ignore[union-attr]
             assert "Traceback" not in text
             kind = "error" if result.is_error else str((result.structured_content or {})["outcome"])
-            if fault.get("reset_rate") or fault.get("hang"):
+            if fault.get("reset_rate") or fault.get("hang") or fault.get("lose_answer"):
                 assert kind == "unknown", (fault, text)
+            if fault.get("lose_answer"):
+                assert job.priority == priority, fault  # the worst case: applied, and nobody was told
+                assert (result.structured_content or {})["state_after"], text
+            sim.faults.configure()
+            again = await mcp.call_tool("set_job_priority", args)  # the same key, the engine healthy now
+            again_text = again.content[0].text  # type: ignore[union-attr]
+            if kind in ("unknown", "done") or fault.get("error_status", 0) >= 500:  # it may have acted
+                assert len(sim.writes) - before == 1, (i, fault, "a repeat with the same key was sent again")
+                assert "Replayed" in again_text or "without a known outcome" in again_text, again_text
+            else:  # the engine refused it (429, 401): nothing happened, so the key is free again
+                assert len(sim.writes) - before == 2, (i, fault)
             outcomes[kind] = outcomes.get(kind, 0) + 1
     assert set(outcomes) == {"done", "unknown", "error"}
 

@@ -1,7 +1,9 @@
 """Cross-replica messages over Redis pub/sub: cache invalidations and breaker openings.
 
 A replica that loses the channel cannot know what it missed, so it flushes its L1 and
-resubscribes after a jittered wait.
+resubscribes after a jittered wait. While it is down the cache keeps entries fresh only
+briefly (``cache.bus_down_ttl_s``), and once it is back the L1 is flushed again: what was
+cached during the outage may predate another replica's write that was never announced.
 """
 
 from __future__ import annotations
@@ -50,6 +52,11 @@ class Bus:
         self.received = 0
         self.losses = 0
 
+    @property
+    def up(self) -> bool:
+        """Subscribed: invalidations from other replicas reach this one."""
+        return self.subscribed.is_set()
+
     async def _publish(self, message: dict[str, Any]) -> bool:
         try:
             with anyio.fail_after(self._timeout):
@@ -85,6 +92,8 @@ class Bus:
             pubsub = self.redis.pubsub()
             try:
                 await pubsub.subscribe(self.channel)
+                if self.losses:
+                    self._on_lost()  # entries cached during the outage may have missed a write
                 self.subscribed.set()
                 attempt = 0
                 async for message in pubsub.listen():

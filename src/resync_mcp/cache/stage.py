@@ -50,6 +50,8 @@ class CacheStage:
         self._l1: dict[str, L1] = {}
         self._inflight: dict[str, asyncio.Future[Fetched]] = {}
         self._refreshing: set[asyncio.Task[None]] = set()
+        self._generations: dict[str, int] = {}  # per engine, bumped by every invalidation
+        self.bus_down_ttl_s = 3.0
         self.stats: dict[str, Counter[str]] = {}
 
     # ------------------------------------------------------------------ helpers
@@ -64,6 +66,8 @@ class CacheStage:
         content = fetched.content if fetched is not None else b""
         klass = "not_found" if fetched is None else policy.data_class(call, content)
         ttl = policy.ttl(klass, self.ttls)
+        if self.bus is not None and not self.bus.up:
+            ttl = min(ttl, self.bus_down_ttl_s)  # cross-replica freshness cannot be promised now
         stale_for = 0.0 if fetched is None else self.ttls.max_stale_s
         entry = Entry(
             fetched,
@@ -89,9 +93,12 @@ class CacheStage:
             return await next(call)
         key = policy.cache_key(call)
         if call.fresh:  # a precondition or a post-write read: the engine's word, then remembered
+            generation = self.generation(call.engine)
             fetched = await next(call)
             self._count(call.kind, "fresh")
-            if call.remember:  # bulk reads would only evict what operators are asking about
+            # Bulk reads are not remembered (they would only evict what operators ask about), nor is
+            # an answer that a write on this engine may have overtaken while it was in flight.
+            if call.remember and self.generation(call.engine) == generation:
                 stored = self._store(call, key, fetched, None)
                 if self.l2 is not None:
                     await self.l2.put(key, stored)
@@ -113,7 +120,9 @@ class CacheStage:
                     raise NotFound(entry.not_found or "Not found.")
                 self._count(entry.klass, "hit")
                 return replace(entry.value, source=entry.value.source if entry.value.source == "l2" else "l1")
-            if entry.value is not None and now < entry.fresh_until + self.ttls.swr_s:
+            # Stale-while-revalidate needs the bus: without it the refresh may be hiding a write.
+            bus_up = self.bus is None or self.bus.up
+            if entry.value is not None and bus_up and now < entry.fresh_until + self.ttls.swr_s:
                 self._count(entry.klass, "stale")
                 self._revalidate(call, key, next)
                 return replace(entry.value, stale=True, source="l1")
@@ -140,14 +149,16 @@ class CacheStage:
         future: asyncio.Future[Fetched] = asyncio.get_running_loop().create_future()
         self._inflight[key] = future
         self._count(call.kind, "miss")
+        generation = self.generation(call.engine)
         try:
             fetched = await next(call)
         except NotFound as exc:
-            entry = self._store(call, key, None, exc.message)
             self._settle(future, exc)
             self._inflight.pop(key, None)
-            if self.l2 is not None:
-                await self.l2.put(key, entry)
+            if self.generation(call.engine) == generation:
+                entry = self._store(call, key, None, exc.message)
+                if self.l2 is not None:
+                    await self.l2.put(key, entry)
             raise
         except asyncio.CancelledError:
             self._settle(future, _LeaderCancelled())
@@ -157,8 +168,13 @@ class CacheStage:
             raise
         finally:
             self._inflight.pop(key, None)
-        entry = self._store(call, key, fetched, None)
         future.set_result(fetched)
+        if self.generation(call.engine) != generation:
+            # A write invalidated this engine while the read was in flight: its answer may be
+            # the state before the write, so it is returned but not cached.
+            self._count(call.kind, "not_cached_raced")
+            return fetched
+        entry = self._store(call, key, fetched, None)
         if self.l2 is not None:
             await self.l2.put(key, entry)
         return fetched
@@ -192,8 +208,12 @@ class CacheStage:
     def _tags(engine: str, object_ids: list[str]) -> set[str]:
         return {f"obj:{engine}:{i}" for i in object_ids} | {f"list:{engine}"}
 
+    def generation(self, engine: str) -> int:
+        return self._generations.get(engine, 0)
+
     def invalidate_local(self, engine: str, object_ids: list[str]) -> int:
         """Drop from this process's L1 only (what a message from another replica asks)."""
+        self._generations[engine] = self.generation(engine) + 1  # reads in flight must not re-cache
         return self.l1(engine).drop_tags(self._tags(engine, object_ids))
 
     async def invalidate(self, engine: str, object_ids: list[str]) -> int:
@@ -208,7 +228,8 @@ class CacheStage:
 
     def flush_local(self) -> None:
         """After losing the invalidation channel: this replica may have missed some, so forget all."""
-        for l1 in self._l1.values():
+        for engine, l1 in self._l1.items():
+            self._generations[engine] = self.generation(engine) + 1
             l1.clear()
 
     def sizes(self) -> dict[str, dict[str, int]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import asdict, dataclass, fields
+from typing import Literal
 
 import anyio
 from pydantic import TypeAdapter, ValidationError
@@ -30,6 +31,9 @@ class FaultConfig:
     hang: bool = False  # requests never answer
     trickle_bytes_per_s: float = 0.0  # answers are sent slowly, in small chunks
     auth_expired: bool = False  # every request is answered 401, as when a token expires
+    # The worst case for exactly-once: the engine acts, then the answer is lost ("reset": the
+    # connection drops; "hang": it never comes). The state has changed; the client cannot know.
+    lose_answer: Literal["", "reset", "hang"] = ""
     writes_only: bool = False  # faults hit only write requests (PUT/POST); reads are served normally
     seed: int = 0
 
@@ -81,6 +85,16 @@ class Faults:
             body = {"status": c.error_status, "message": "Service unavailable (simulated)", "messages": []}
             return JSONResponse(body, c.error_status, headers=headers)
         return None
+
+    async def after(self, request: Request, response: Response) -> Response:
+        """The engine has acted (a 2xx answer): lose that answer, when configured."""
+        c = self.config
+        if not c.lose_answer or response.status_code >= 400 or (c.writes_only and request.method == "GET"):
+            return response
+        self.injected += 1
+        if c.lose_answer == "hang":
+            await anyio.sleep_forever()
+        raise ConnectionResetError("simulated connection reset after the engine acted")
 
     def wrap(self, response: Response) -> Response:
         """Trickle a finished response out slowly, when configured."""

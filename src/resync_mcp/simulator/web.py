@@ -102,7 +102,7 @@ def guarded(sim: Simulator, handler: Handler) -> Handler:
         if request.query_params.get("plan_id", "current") != "current":
             return error(404, "No plan with the provided ID was found.")
         try:
-            return sim.faults.wrap(await handler(request))
+            return sim.faults.wrap(await sim.faults.after(request, await handler(request)))
         except OqlError as exc:
             return error(400, f"The OQL filter is not valid: {exc}.", "OQL_FILTER_SYNTAX_ERROR")
         except BadRequest as exc:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from resync_mcp.clock import Clock
-from resync_mcp.errors import InvalidArgument, OutcomeUnknown
+from resync_mcp.errors import EngineUnavailable, InvalidArgument, OutcomeUnknown, ResyncError
 
 T = TypeVar("T")
 # Arguments that do not change what the action does, so they do not change its fingerprint.
@@ -75,6 +75,17 @@ class ConfirmationTokens:
                 "The confirmation token was issued for a different action, object, run or caller.", hint=again
             )
         entry.used = True
+
+
+def may_have_been_sent(exc: BaseException) -> bool:
+    """Whether a failed write may have reached the engine. Only our own refusals (before the
+    request) and the engine's explicit 4xx answers prove it did not act; a lost answer, a 5xx,
+    or anything unexpected might have come after the engine changed the plan."""
+    if isinstance(exc, OutcomeUnknown):
+        return True
+    if isinstance(exc, EngineUnavailable):
+        return exc.status is not None and exc.status >= 500  # a 5xx answer: sent; 429 or no answer at connect: not
+    return not isinstance(exc, ResyncError)
 
 
 @dataclass
@@ -145,8 +156,19 @@ class IdempotencyStore(Generic[T]):
             future.exception()
             raise
         except BaseException as exc:
-            self._slots.pop(key, None)  # nothing to replay: a repeat may try again
-            future.set_exception(exc)
+            if may_have_been_sent(exc):
+                # Never released: a repeat with this key is told to read the state, not sent again.
+                future.set_exception(
+                    exc
+                    if isinstance(exc, OutcomeUnknown)
+                    else OutcomeUnknown(
+                        f"The first call with this idempotency key ended without a known outcome ({exc}).",
+                        hint="Read the object's state before doing anything else.",
+                    )
+                )
+            else:
+                self._slots.pop(key, None)  # refused before anything was sent: a repeat may try again
+                future.set_exception(exc)
             future.exception()  # retrieved: a lone leader's failure is not "never retrieved"
             raise
         future.set_result(outcome)

@@ -24,7 +24,7 @@ from resync_mcp.cache.stage import CacheStage
 from resync_mcp.clock import Clock
 from resync_mcp.errors import InvalidArgument, OutcomeUnknown, Refused, ResyncError
 from resync_mcp.security.policy import RULES, Decision, NeedsConfirmation, Principal
-from resync_mcp.services.control.safety import ConfirmationTokens, IdempotencyStore, fingerprint
+from resync_mcp.services.control.safety import ConfirmationTokens, IdempotencyStore, fingerprint, may_have_been_sent
 from resync_mcp.services.control.specs import PREPARE, Ctx, Prepared
 from resync_mcp.services.control.views import ActionResult, Downstream
 from resync_mcp.services.engines import EngineRegistry
@@ -263,6 +263,10 @@ class ControlService:
                 state_after=await self._read_back(prep),
                 message=f"{exc.message} The state read back is in state_after. {exc.hint}",
             )
+        except ResyncError as exc:
+            if may_have_been_sent(exc):  # a 5xx after sending: the engine may have acted
+                await self._invalidate(ctx, prep)
+            raise
         await self._invalidate(ctx, prep)
         return ActionResult(
             **{**common, "as_of": self.clock.now()},
