@@ -147,7 +147,11 @@ async def run_demo(settings: Settings, out: Callable[[str], None] = print) -> in
                 out("    no runbook matched; see the notes: " + "; ".join(diag["notes"]))
 
             out(f"\nQ8. Rerun {worst['name']} now that the cause is fixed: preview first, then a confirmed rerun.")
-            args = {"job": worst["id"], "reason": "input restored; rerun requested by the on-call operator"}
+            args = {
+                "job": worst["id"],
+                "reason": "input restored; rerun requested by the on-call operator",
+                "ticket": "INC-DEMO-1",
+            }
             preview = await _call(client, "rerun_job", {**args, "preview": True})
             down = preview["downstream"] or {}
             out(f"    preview: {preview['action']}; now {preview['state_before']}. {preview['message']}")
@@ -157,7 +161,7 @@ async def run_demo(settings: Settings, out: Callable[[str], None] = print) -> in
             done = await _call(
                 client,
                 "rerun_job",
-                {**args, "ticket": "INC-DEMO-1", "confirmation_token": preview["confirmation_token"]},
+                {**args, "confirmation_token": preview["confirmation_token"]},
             )
             out(
                 f"    {done['outcome']}: {done['state_before']} -> {done['state_after']}; "

@@ -512,7 +512,7 @@ async def test_a_bulk_token_no_longer_fits_once_the_selection_changes(mcp: Clien
     one = next(sim.plan.jobs[i] for i in stream.jobs if sim.plan.jobs[i].status == "HOLD")
     await confirmed(mcp, "cancel_job", {"job": one.id, "reason": "just this one first"})
     text = await error_text(mcp, "bulk_job_action", {**args, "confirmation_token": token})
-    assert "different action, object, run or caller" in text and len(sim.writes) == 1
+    assert "different action, object, run, caller" in text and len(sim.writes) == 1
 
 
 async def test_a_reused_key_is_refused_clearly_also_when_the_client_can_elicit(app: App, sim: Simulator) -> None:
@@ -559,3 +559,16 @@ def test_a_tool_without_a_policy_rule_stops_startup(
     monkeypatch.setattr(prompts, "register", register_with_a_rogue)
     with pytest.raises(RuntimeError, match="rogue_tool"):
         app_with(clock, sim)
+
+
+async def test_a_confirmation_token_binds_the_reason_and_ticket_a_person_saw(mcp: Client, sim: Simulator) -> None:
+    job = job_in(sim, "EXEC")
+    args = {"job": job.id, "reason": "runaway job, INC1", "ticket": "INC1"}
+    first = await call(mcp, "kill_job", {**args, "preview": True})
+    token = first["confirmation_token"]
+    for changed in ({"reason": "routine cleanup"}, {"ticket": "CHG9"}):
+        text = await error_text(mcp, "kill_job", {**args, **changed, "confirmation_token": token})
+        assert "reason or ticket" in text and sim.writes == []
+    done = await call(mcp, "kill_job", {**args, "confirmation_token": token})
+    assert done["outcome"] == "done" and len(sim.writes) == 1
+    assert sim.writes[0]["headers"].get("justification-description") == "runaway job, INC1"

@@ -24,11 +24,25 @@ T = TypeVar("T")
 _NOT_BINDING = frozenset({"preview", "confirmation_token", "idempotency_key", "reason", "ticket", "engine"})
 
 
+# What a person confirmed includes why: the justification sent to HWA (and recorded) must be the one
+# shown when the token was issued.
+_JUSTIFICATION = frozenset({"reason", "ticket"})
+
+
 def fingerprint(
-    tool: str, engine: str, target_id: str, run: str | None, principal: str, args: Mapping[str, Any]
+    tool: str,
+    engine: str,
+    target_id: str,
+    run: str | None,
+    principal: str,
+    args: Mapping[str, Any],
+    *,
+    justification: bool = False,
 ) -> str:
-    """One hash of everything that makes two calls the same action on the same object."""
-    bound = {k: v for k, v in sorted(args.items()) if k not in _NOT_BINDING and v is not None}
+    """One hash of everything that makes two calls the same action on the same object (with
+    ``justification``, the reason and ticket too: a confirmation token's print)."""
+    skip = _NOT_BINDING - _JUSTIFICATION if justification else _NOT_BINDING
+    bound = {k: v for k, v in sorted(args.items()) if k not in skip and v is not None}
     raw = json.dumps([tool, engine, target_id, run, principal, bound], sort_keys=True, default=str)
     return hashlib.sha256(raw.encode()).hexdigest()
 
@@ -72,7 +86,8 @@ class ConfirmationTokens:
             raise InvalidArgument("The confirmation token has expired.", hint=again)
         if not secrets.compare_digest(entry.print, print_):
             raise InvalidArgument(
-                "The confirmation token was issued for a different action, object, run or caller.", hint=again
+                "The confirmation token was issued for a different action, object, run, caller, reason or ticket.",
+                hint=again,
             )
         entry.used = True
 
