@@ -183,3 +183,26 @@ def test_standalone_simulator_is_a_real_engine_for_the_server(
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.mark.parametrize("fault", [{"reset_rate": 1.0}, {"lose_answer": "reset", "writes_only": True}])
+def test_the_simulators_reset_fault_resets_the_tcp_connection(tmp_path: Any, fault: dict[str, Any]) -> None:
+    """A reset is a reset over real HTTP too: the client sees the connection torn down, no status."""
+    port = _free_port()
+    proc = _start(["simulator", "--port", str(port), "--jobs", "30", "--faults", json.dumps(fault)], tmp_path)
+    base = f"http://127.0.0.1:{port}/twsd/api/v2"
+    try:
+        with httpx.Client(timeout=10, auth=("u", "p")) as http:
+            if fault.get("writes_only"):
+                jobs = http.get(f"{base}/plan/job", params={"limit": 30}).json()["results"]
+                job = next(j["id"] for j in jobs if j["lastRunCommonStatus"] == "WAITING")
+                request = http.build_request("PUT", f"{base}/plan/job/{job}/action/hold")
+            else:
+                request = http.build_request("GET", f"{base}/plan/job", params={"limit": 1})
+            with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):
+                http.send(request)
+            writes = http.get(f"http://127.0.0.1:{port}/_sim/writes").json()["results"]
+        assert len(writes) == (1 if fault.get("writes_only") else 0)  # the hold reached the engine
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

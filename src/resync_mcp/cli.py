@@ -241,10 +241,8 @@ def _serve(settings: Settings) -> int:
 def _simulator(args: argparse.Namespace) -> int:
     import os
 
-    import uvicorn
-
     from resync_mcp.clock import SystemClock
-    from resync_mcp.simulator import Credentials, Simulator
+    from resync_mcp.simulator import Credentials, Simulator, serve
     from resync_mcp.simulator.faults import Faults
 
     creds = Credentials(args.username, os.environ.get("RESYNC_SIMULATOR_PASSWORD")) if args.username else None
@@ -271,10 +269,7 @@ def _simulator(args: argparse.Namespace) -> int:
         f"{args.adhoc_state}, http://{args.host}:{args.port}/twsd/api/v2/plan/job",
         file=sys.stderr,
     )
-    # A hung fault keeps handlers waiting forever; shutdown must not wait on them.
-    uvicorn.run(
-        sim.app(), host=args.host, port=args.port, log_level="info", access_log=False, timeout_graceful_shutdown=1
-    )
+    serve.run(sim.app(), args.host, args.port)
     return 0
 
 

@@ -38,6 +38,14 @@ class FaultConfig:
     seed: int = 0
 
 
+def _reset(request: Request) -> None:
+    """Over real HTTP, abort the TCP connection (simulator/serve.py); in process, the exception
+    raised next is the reset."""
+    reset = request.scope.get("extensions", {}).get("resync.reset")
+    if reset is not None:
+        reset()
+
+
 class Faults:
     """A FaultPolicy: decides, per request, whether the engine misbehaves and how."""
 
@@ -76,6 +84,7 @@ class Faults:
             return JSONResponse({"status": 401, "message": "Not Authorized", "messages": ["Not Authorized"]}, 401)
         if c.reset_rate and self._rng.random() < c.reset_rate:
             self.injected += 1
+            _reset(request)
             raise ConnectionResetError("simulated connection reset")
         if c.burst > 0 or (c.error_rate and self._rng.random() < c.error_rate):
             if c.burst > 0:
@@ -94,6 +103,7 @@ class Faults:
         self.injected += 1
         if c.lose_answer == "hang":
             await anyio.sleep_forever()
+        _reset(request)
         raise ConnectionResetError("simulated connection reset after the engine acted")
 
     def wrap(self, response: Response) -> Response:
