@@ -150,3 +150,26 @@ def test_settings_refuse_a_kek_in_the_file(tmp_path: Path) -> None:
     with pytest.raises(Exception) as info:
         load_settings(str(cfg))
     assert "RESYNC_AUDIT__KEK" in str(info.value)
+
+
+async def test_a_damaged_chain_makes_health_degraded_and_says_where(
+    settings: Settings, clock: FakeClock, sim: Simulator
+) -> None:
+    first = build_app(settings, clock=clock, simulator=sim)
+    async with Client(first.server) as mcp:
+        for _ in range(3):
+            await call(mcp, "list_workstations", {})
+    assert first.audit is not None
+    path = first.audit.store.path
+    first.audit.store.flush()
+    assert first.audit.store._db is not None
+    first.audit.store._db.close()  # a crash: the tail stays unsigned
+    first.audit.store._db = None
+    db = sqlite3.connect(path)
+    db.execute("UPDATE records SET kind = 'intent' WHERE seq = 2")
+    db.commit()
+    db.close()
+    second = build_app(settings, clock=clock, simulator=sim)
+    async with Client(second.server) as mcp:
+        health = await call(mcp, "server_health", {})
+    assert health["status"] == "degraded" and health["audit"]["chain_damaged_at"] == 2

@@ -87,9 +87,10 @@ class HealthService:
                 last_checkpoint_seq=st["last_checkpoint_seq"],
                 key_epoch=st["key_epoch"],
                 last_error=st["last_error"],
+                chain_damaged_at=st["chain_damaged_at"],
             )
         closed = all(r.breaker == "closed" for r in rows) and (redis is None or redis.breaker == "closed")
-        ok = closed and (audit is None or audit.healthy)
+        ok = closed and (audit is None or (audit.healthy and audit.chain_damaged_at is None))
         return HealthResult(
             as_of=self._clock.now(),
             status="ok" if ok else "degraded",

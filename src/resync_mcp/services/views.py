@@ -258,11 +258,16 @@ class AuditHealth(BaseModel):
     last_checkpoint_seq: int
     key_epoch: int
     last_error: str | None
+    chain_damaged_at: int | None = Field(
+        default=None, description="first record past the last checkpoint that does not link or open: run audit verify"
+    )
 
 
 class HealthResult(BaseModel):
     as_of: datetime
-    status: str = Field(description="ok, or degraded when a breaker is not closed or the audit cannot write")
+    status: str = Field(
+        description="ok, or degraded when a breaker is not closed or the audit cannot write or is damaged"
+    )
     engines: list[EngineHealth]
     audit: AuditHealth | None = Field(default=None, description="null when the audit chain is disabled")
     redis: RedisHealth | None = Field(description="the shared L2 cache; null when not configured")
