@@ -61,7 +61,8 @@ def _tamper(root: Path, store: AuditStore, kind: str, pos: int, snapshot: Path) 
     rows = _rows(db)
     i = pos - 1
     if kind == "flip":
-        db.execute("UPDATE records SET ct = ? WHERE seq = ?", ("A" + rows[i][5][1:], pos))
+        ct = rows[i][5]
+        db.execute("UPDATE records SET ct = ? WHERE seq = ?", (("B" if ct[0] == "A" else "A") + ct[1:], pos))
     elif kind == "delete":
         db.execute("DELETE FROM records WHERE seq = ?", (pos,))
     elif kind == "insert":

@@ -106,7 +106,10 @@ async def test_a_tampered_last_record_is_reported_after_audit_show(tmp_path: Pat
         sim.wait(timeout=10)
     assert "audit chain OK" in _cli(config, env, work, "audit", "verify").stdout
     db = sqlite3.connect(work / "resync-data" / "audit" / "audit.db")
-    db.execute("UPDATE records SET ct = 'A' || substr(ct, 2) WHERE seq = (SELECT max(seq) FROM records)")
+    db.execute(
+        "UPDATE records SET ct = CASE substr(ct, 1, 1) WHEN 'A' THEN 'B' ELSE 'A' END || substr(ct, 2) "
+        "WHERE seq = (SELECT max(seq) FROM records)"
+    )
     db.commit()
     db.close()
     shown = _cli(config, env, work, "audit", "show")
