@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from resync_mcp.audit import chain
 from resync_mcp.audit import checkpoint as cps
 from resync_mcp.audit import crypto as c
+from resync_mcp.audit.keys import DataKeys
 from resync_mcp.clock import Clock
 from resync_mcp.errors import ResyncError
 
@@ -48,27 +49,6 @@ CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
 
 class AuditUnavailable(ResyncError):
     """The audit store cannot write; actions that need a durable record must not proceed."""
-
-
-@dataclass
-class Row:
-    seq: int
-    ts: str
-    kind: str
-    key_id: str
-    nonce: str
-    ct: str
-    hash: str = ""
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "seq": self.seq,
-            "ts": self.ts,
-            "kind": self.kind,
-            "key_id": self.key_id,
-            "nonce": self.nonce,
-            "ct": self.ct,
-        }
 
 
 @dataclass
@@ -132,8 +112,7 @@ class AuditStore:
         self._db: sqlite3.Connection | None = None
         self._readonly = False
         self._private = False
-        self._keys: dict[str, bytes] = {}  # key_id -> data key (unwrapped, in memory)
-        self._epoch = 1
+        self._keys: DataKeys | None = None
         self._committed = (0, chain.GENESIS)  # the chain's tail after our last commit
         self._pending: list[_Entry] = []
         self._pending_since: float | None = None
@@ -155,8 +134,7 @@ class AuditStore:
             with contextlib.suppress(OSError):
                 os.chmod(self.path.parent, 0o700)
         self._db = db
-        epoch = db.execute("SELECT v FROM meta WHERE k='epoch'").fetchone()
-        self._epoch = int(epoch[0]) if epoch else 1
+        self._keys = DataKeys(db, self._kek, lambda: _iso(self._clock.now()))
         self._committed = self._tail()
         self._signed = cps.last_good(db, self.public_key)
         self.stats.damaged_at = cps.segment_break(db, self._signed, self.opens)
@@ -179,74 +157,34 @@ class AuditStore:
         self._db = None
 
     # ------------------------------------------------------------------ keys
-    def _key_id(self, subject: str) -> str:
-        return f"{c.subject_tag(subject)}.{self._epoch}"
+    @property
+    def _data_keys(self) -> DataKeys:
+        if self._keys is None:
+            raise AuditUnavailable("The audit store is not open.")
+        return self._keys
 
     def _data_key(self, subject: str) -> tuple[str, bytes]:
-        key_id = self._key_id(subject)
-        key = self._keys.get(key_id)
-        if key is not None:
-            return key_id, key
-        assert self._db is not None
-        # Another process may create the same subject's key at the same moment: the first one
-        # stored wins and both use it (a replaced key would make the other's records unreadable).
-        self._db.execute(
-            "INSERT OR IGNORE INTO data_keys (key_id, subject, epoch, wrapped, created) VALUES (?, ?, ?, ?, ?)",
-            (
-                key_id,
-                c.subject_tag(subject),
-                self._epoch,
-                c.wrap(self._kek, key_id, c.new_data_key()),
-                _iso(self._clock.now()),
-            ),
-        )
-        key = self.key_for(key_id)
-        self._keys[key_id] = key
-        return key_id, key
+        return self._data_keys.for_subject(subject)
 
     def key_for(self, key_id: str) -> bytes:
         """Raises KeyUnavailable when the key was shredded or does not open."""
-        if key_id in self._keys:
-            return self._keys[key_id]
-        assert self._db is not None
-        row = self._db.execute("SELECT wrapped FROM data_keys WHERE key_id = ?", (key_id,)).fetchone()
-        if row is None or row[0] is None:
-            raise c.KeyUnavailable(f"data key {key_id} is gone (shredded or never stored)")
-        return c.unwrap(self._kek, key_id, bytes(row[0]))
+        return self._data_keys.get(key_id)
 
     def opens(self, row: dict[str, Any]) -> bool:
-        """Whether a record could have been written with these keys: its ciphertext (bound to
-        its kind and time) opens, or its key was shredded (then nothing can be checked)."""
-        assert self._db is not None
-        seq, key_id = row["seq"], row["key_id"]
-        try:
-            c.open_sealed(self.key_for(key_id), seq, key_id, row["nonce"], row["ct"], f"{row['kind']}|{row['ts']}")
-            return True
-        except c.KeyUnavailable:
-            key = self._db.execute("SELECT shredded FROM data_keys WHERE key_id = ?", (key_id,)).fetchone()
-            return key is not None and key[0] is not None
+        return self._data_keys.opens(row)
 
     def rotate_key(self) -> int:
         """Start a new key epoch: new data keys for every subject from now on; recorded."""
-        assert self._db is not None
         self.flush()
-        self._epoch += 1
-        self._db.execute("INSERT OR REPLACE INTO meta (k, v) VALUES ('epoch', ?)", (str(self._epoch),))
-        self._keys.clear()
-        self.append("rotation", SYSTEM, {"epoch": self._epoch}, durable=True)
-        return self._epoch
+        epoch = self._data_keys.next_epoch()
+        self.append("rotation", SYSTEM, {"epoch": epoch}, durable=True)
+        return epoch
 
     def shred(self, subject: str) -> int:
         """Destroy every data key of ``subject``: its records stay in the chain, unreadable."""
-        assert self._db is not None
-        tag = c.subject_tag(subject)
-        cur = self._db.execute(
-            "UPDATE data_keys SET wrapped = NULL, shredded = ? WHERE subject = ? AND wrapped IS NOT NULL",
-            (_iso(self._clock.now()), tag),
-        )
-        self._keys = {k: v for k, v in self._keys.items() if not k.startswith(tag + ".")}
-        self.append("shred", SYSTEM, {"subject_tag": tag, "keys": cur.rowcount}, durable=True)
-        return cur.rowcount
+        tag, count = self._data_keys.shred(subject)
+        self.append("shred", SYSTEM, {"subject_tag": tag, "keys": count}, durable=True)
+        return count
 
     # ------------------------------------------------------------------ append
     def append(self, kind: str, subject: str, payload: dict[str, Any], *, durable: bool) -> int | None:
@@ -383,5 +321,5 @@ class AuditStore:
             "last_error": self.stats.last_error,
             "last_checkpoint_seq": self._signed[0],
             "chain_damaged_at": self.stats.damaged_at,
-            "key_epoch": self._epoch,
+            "key_epoch": self._keys.epoch if self._keys is not None else 0,
         }
