@@ -7,13 +7,11 @@ numbers are assigned inside SQLite's write lock, so their records interleave in 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import anyio
 import pytest
-from mcp import Client, StdioServerParameters
+from mcp import Client
 
 from resync_mcp.audit.reader import Filter, entries
 from resync_mcp.audit.store import AuditStore
@@ -21,7 +19,7 @@ from resync_mcp.audit.verify import verify
 from resync_mcp.clock import FakeClock
 from tests.audit.helpers import make_store, trusted
 from tests.conftest import call
-from tests.test_transports import _env, _free_port, _start
+from tests.engines import Setup, configured_engine
 
 
 def test_two_stores_on_one_file_interleave_group_commits_in_one_chain(tmp_path: Path) -> None:
@@ -41,37 +39,14 @@ def test_two_stores_on_one_file_interleave_group_commits_in_one_chain(tmp_path: 
     assert [i for by, i in got if by == "b"] == list(range(40))  # each process's order is kept
 
 
-def _cli(work: Path, env: dict[str, str], config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "resync_mcp", "--config", str(config), *args],
-        cwd=work,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
 @pytest.mark.anyio
 @pytest.mark.slow
 async def test_two_stdio_servers_on_one_folder_record_every_call(tmp_path: Path) -> None:
-    port = _free_port()
-    sim = _start(["simulator", "--port", str(port), "--jobs", "300", "--seed", "3"], tmp_path)
-    home, work = tmp_path / "home", tmp_path / "work"
-    home.mkdir()
-    work.mkdir()
-    config = tmp_path / "resync.toml"
-    config.write_text(
-        f'[engines.lab]\nbase_url = "http://127.0.0.1:{port}"\nauth = "basic"\nusername = "u"\n\n'
-        '[security]\ntoolsets = ["read", "operate"]\nrole = "operator"\n'
-    )
-    env = {**_env(), "HOME": str(home), "RESYNC_ENGINES__LAB__PASSWORD": "p"}
-    args = ["-m", "resync_mcp", "--config", str(config), "serve"]
-    params = StdioServerParameters(command=sys.executable, args=args, env=env, cwd=str(work))
     held: list[str] = []
+    operator = '[security]\ntoolsets = ["read", "operate"]\nrole = "operator"\n'
 
-    async def assistant(name: str) -> None:
-        async with Client(params) as mcp:
+    async def assistant(lab: Setup, name: str) -> None:
+        async with Client(lab.stdio()) as mcp:
             waiting = await call(mcp, "find_jobs", {"status": ["WAITING", "READY"], "limit": 20})
             for i in range(7):
                 await call(mcp, "get_job", {"job": waiting["jobs"][i]["id"]})
@@ -80,18 +55,15 @@ async def test_two_stdio_servers_on_one_folder_record_every_call(tmp_path: Path)
             assert first["outcome"] == "done", first  # hold is reversible: no confirmation for an operator
             held.append(name)
 
-    try:
+    with configured_engine(tmp_path, jobs=300, seed=3, toml=operator) as lab:
         with anyio.fail_after(120):
             async with anyio.create_task_group() as tg:
-                tg.start_soon(assistant, "desktop")
-                tg.start_soon(assistant, "ide")
-    finally:
-        sim.terminate()
-        sim.wait(timeout=10)
+                tg.start_soon(assistant, lab, "desktop")
+                tg.start_soon(assistant, lab, "ide")
     assert sorted(held) == ["desktop", "ide"]
-    verified = _cli(work, env, config, "audit", "verify")
+    verified = lab.cli("audit", "verify")
     assert verified.returncode == 0 and "audit chain OK" in verified.stdout, verified.stdout + verified.stderr
-    exported = _cli(work, env, config, "audit", "export")
+    exported = lab.cli("audit", "export")
     records = [json.loads(line) for line in exported.stdout.splitlines()]
     calls = [r for r in records if r["kind"] in ("call", "outcome")]
     kinds = "; ".join(f"{r['kind']} {r.get('tool')} {r.get('outcome')}" for r in records)

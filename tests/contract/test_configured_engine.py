@@ -5,43 +5,26 @@ the engine counts exactly the writes that were meant, none with a plan_id."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import httpx
 import pytest
-from mcp import Client, StdioServerParameters
+from mcp import Client
 
 from tests.conftest import call
-from tests.test_transports import _env, _free_port, _start
+from tests.engines import configured_engine
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 
 async def test_a_stdio_server_on_a_strict_configured_engine_answers_and_acts(tmp_path: Path) -> None:
-    port = _free_port()
-    sim = _start(
-        ["simulator", "--port", str(port), "--jobs", "300", "--seed", "5", "--oql-fields", "confirmed"], tmp_path
-    )
-    home, work = tmp_path / "home", tmp_path / "empty"
-    home.mkdir()
-    work.mkdir()
-    config = tmp_path / "resync.toml"
-    config.write_text(
-        f'[engines.lab]\nbase_url = "http://127.0.0.1:{port}"\nauth = "basic"\nusername = "u"\n\n'
-        '[security]\ntoolsets = ["read", "operate", "admin"]\nrole = "admin"\n'
-    )
-    env = {**_env(), "HOME": str(home), "RESYNC_ENGINES__LAB__PASSWORD": "p"}
-    params = StdioServerParameters(
-        command=sys.executable, args=["-m", "resync_mcp", "--config", str(config), "serve"], env=env, cwd=str(work)
-    )
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}/twsd/api/v2", auth=("u", "p")) as hwa:
+    with configured_engine(tmp_path, jobs=300, seed=5, sim_args=("--oql-fields", "confirmed")) as lab:
+        async with httpx.AsyncClient(base_url=f"{lab.engine_url}/twsd/api/v2", auth=("u", "p")) as hwa:
             failed = await hwa.get("/plan/job", params={"oql": "jobruns.compositeStatus.status IN ['ABEND', 'FAIL']"})
             expected = {j["id"] for j in failed.json()["results"]}
             refused = await hwa.get("/plan/job", params={"oql": "lastRunCommonStatus = 'ERROR'"})
             assert refused.status_code == 400  # the strict engine refuses the field the client prefers
-            async with Client(params) as mcp:
+            async with Client(lab.stdio()) as mcp:
                 found = await call(mcp, "find_jobs", {"status": ["ERROR"], "limit": 200})
                 assert {j["id"] for j in found["jobs"]} == expected and found["total"] == len(expected)
                 assert "refused filtering on lastRunCommonStatus" in found["note"]
@@ -59,9 +42,6 @@ async def test_a_stdio_server_on_a_strict_configured_engine_answers_and_acts(tmp
                 await act("hold_job", {"job": job_id})
                 await act("kill_job", {"job": job_id})
                 await act("confirm_job", {"job": job_id, "status": "SUCC"})
-            writes = (await hwa.get(f"http://127.0.0.1:{port}/_sim/writes")).json()["results"]
-    finally:
-        sim.terminate()
-        sim.wait(timeout=10)
+            writes = (await hwa.get(f"{lab.engine_url}/_sim/writes")).json()["results"]
     assert [w["path"].rsplit("/", 1)[-1] for w in writes] == ["submit-ad-hoc-job", "hold", "kill", "confirm-succ"]
     assert all("plan_id" not in w["query"] for w in writes)
