@@ -7,10 +7,13 @@ import os
 import stat
 from pathlib import Path
 
+import pytest
+
 from resync_mcp.audit import setup
 from resync_mcp.audit.verify import verify
 from resync_mcp.clock import FakeClock
 from resync_mcp.config import AuditSettings
+from resync_mcp.errors import ConfigError
 from tests.audit.helpers import fill
 
 
@@ -52,3 +55,14 @@ def test_keys_created_beside_the_data_by_earlier_versions_keep_working(tmp_path:
     store.append("call", "alice", {"tool": "get_job"}, durable=True)
     store.close()
     assert store._kek == b"A" * 32
+
+
+def test_reading_a_chain_without_its_kek_creates_no_key_and_says_so(tmp_path: Path) -> None:
+    a = AuditSettings(dir=tmp_path / "audit", external_default=False)
+    store = setup.open_store(a, FakeClock())
+    store.append("call", "alice", {"tool": "get_job"}, durable=True)
+    store.close()
+    setup.kek_path(a).unlink()  # another user, or the key moved to a secret store
+    with pytest.raises(ConfigError, match="No audit KEK"):
+        setup.open_store(a, FakeClock(), readonly=True)
+    assert not setup.kek_path(a).exists()

@@ -14,6 +14,7 @@ from resync_mcp.audit.store import AuditStore
 from resync_mcp.audit.verify import Report, verify
 from resync_mcp.clock import Clock, SystemClock
 from resync_mcp.config import AuditSettings
+from resync_mcp.errors import ConfigError
 
 DB_NAME = "audit.db"
 
@@ -58,6 +59,12 @@ def open_store(a: AuditSettings, clock: Clock, *, readonly: bool = False) -> Aud
     Raises:
         ConfigError: a configured KEK cannot be read or is malformed.
     """
+    if readonly and not (a.kek_bytes() or kek_path(a).exists()):
+        # Reading creates nothing: a new KEK would only make every record look shredded.
+        raise ConfigError(
+            f"No audit KEK at {kek_path(a)}.",
+            hint="Run this as the user whose server wrote the chain, or set RESYNC_AUDIT__KEK / audit.kek_file.",
+        )
     kek = a.kek_bytes() or crypto.load_or_create_kek(kek_path(a))
     signer = crypto.load_or_create_signing_key(signing_key_path(a))
     store = AuditStore(
