@@ -14,6 +14,7 @@ import anyio
 import httpx
 import pytest
 from mcp import Client
+from mcp.client.sse import sse_client
 
 from tests.test_transports import _env, _free_port, _start
 
@@ -56,14 +57,21 @@ def _verify(work: Path, env: dict[str, str], config: Path) -> str:
     return out.stdout
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-async def test_http_server_finishes_the_call_in_flight_and_signs_its_head(tmp_path: Path, sig: signal.Signals) -> None:
+@pytest.mark.parametrize(
+    ("transport", "sig"),
+    [("http", signal.SIGTERM), ("http", signal.SIGINT), ("sse", signal.SIGTERM)],
+    ids=["http-SIGTERM", "http-SIGINT", "sse-SIGTERM"],
+)
+async def test_http_server_finishes_the_call_in_flight_and_signs_its_head(
+    tmp_path: Path, transport: str, sig: signal.Signals
+) -> None:
     sim, sim_port, config, env, work = _setup(tmp_path, latency_ms=600)
     port = _free_port()
-    server = _start(["--config", str(config), "serve", "--transport", "http", "--port", str(port)], work, env)
+    server = _start(["--config", str(config), "serve", "--transport", transport, "--port", str(port)], work, env)
+    url = f"http://127.0.0.1:{port}/mcp" if transport == "http" else sse_client(f"http://127.0.0.1:{port}/sse")
     try:
         with anyio.fail_after(30):
-            async with Client(f"http://127.0.0.1:{port}/mcp") as mcp:
+            async with Client(url) as mcp:
                 await mcp.call_tool("list_workstations", {})
                 async with anyio.create_task_group() as tg:
                     results = []

@@ -11,6 +11,7 @@ the process before any clean-up ran. A no-op handler installed first absorbs tha
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import sys
@@ -66,6 +67,34 @@ async def _stdio(app: App, grace_s: float) -> None:
         tg.cancel_scope.cancel()
 
 
+def _drain_first_server(base: type) -> type:
+    """Legacy SSE answers calls on the client's long-lived GET stream, which sse-starlette closes
+    the moment uvicorn is told to exit: a call in flight would lose its answer. So on a signal,
+    calls in flight get the grace period first, then uvicorn stops (a second signal: at once)."""
+
+    class DrainFirst(base):  # type: ignore[misc]
+        def __init__(self, config: object, app: App, grace_s: float) -> None:
+            super().__init__(config)
+            self._app, self._grace_s, self._draining = app, grace_s, False
+
+        def handle_exit(self, sig: int, frame: object) -> None:
+            if self._draining:
+                super().handle_exit(sig, frame)
+                return
+            self._draining = True
+            self._captured_signals.append(sig)  # re-raised after stopping, like uvicorn's own
+            log.info("shutdown", signal=signal.Signals(sig).name, grace_s=self._grace_s)
+
+            async def drain() -> None:
+                with anyio.move_on_after(self._grace_s):
+                    await self._app.idle()
+                self.should_exit = True
+
+            asyncio.get_running_loop().create_task(drain())
+
+    return DrainFirst
+
+
 async def _uvicorn(app: App, srv: ServerSettings, security: TransportSecuritySettings | None) -> None:
     import uvicorn
     from starlette.applications import Starlette
@@ -86,8 +115,12 @@ async def _uvicorn(app: App, srv: ServerSettings, security: TransportSecuritySet
         log_level="info",
         timeout_graceful_shutdown=max(1, round(srv.shutdown_grace_s)),
     )
+    if srv.transport == "http":
+        server = uvicorn.Server(config)
+    else:
+        server = _drain_first_server(uvicorn.Server)(config, app, srv.shutdown_grace_s)
     with _absorb_reraised_signals():
-        await uvicorn.Server(config).serve()
+        await server.serve()
     log.info("shutdown", transport=srv.transport)
 
 
