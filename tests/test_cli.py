@@ -90,3 +90,21 @@ def test_public_surface_is_pinned() -> None:
     assert resync_mcp.__all__ == ["__version__"]
     out = subprocess.run([sys.executable, "-m", "resync_mcp", "--version"], capture_output=True, text=True, check=True)
     assert out.stdout.startswith("resync-mcp ")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--config", "{cfg}", "check"],
+        ["check", "--config", "{cfg}"],
+        ["check", "--config={cfg}"],
+        ["check", "--log-level", "WARNING", "--config", "{cfg}"],
+    ],
+)
+def test_config_is_accepted_anywhere_on_the_line(
+    argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = tmp_path / "r.toml"
+    cfg.write_text("[demo]\nenabled = true\njobs = 20\n")
+    assert main([a.replace("{cfg}", str(cfg)) for a in argv]) == 0
+    assert "built-in simulator, seed 42, 20 jobs" in capsys.readouterr().out

@@ -121,8 +121,31 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     return o
 
 
+_GLOBAL = ("--config", "--log-level")
+
+
+def _hoist_globals(argv: list[str]) -> list[str]:
+    """``--config`` and ``--log-level`` are accepted anywhere on the line (``serve --config F``
+    is what people write), so they are moved in front of the subcommand before parsing."""
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg in _GLOBAL and i + 1 < len(argv):
+            front += [arg, argv[i + 1]]
+            i += 2
+            continue
+        if arg.split("=", 1)[0] in _GLOBAL and "=" in arg:
+            front.append(arg)
+        else:
+            rest.append(arg)
+        i += 1
+    return front + rest
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = _parser().parse_args(_hoist_globals(sys.argv[1:] if argv is None else argv))
     try:
         settings = load_settings(args.config, _overrides(args))
         if args.command == "demo" and not settings.engines and settings.log_level == "INFO":
