@@ -14,6 +14,7 @@ from resync_mcp.server import prompts, resources
 from resync_mcp.server.arguments import StrictArguments, make_strict
 from resync_mcp.server.instructions import INSTRUCTIONS
 from resync_mcp.server.pipeline import Pipeline
+from resync_mcp.server.protocol_errors import PromptChecks
 from resync_mcp.server.tools import Runner
 from resync_mcp.server.tools import audit as audit_tools
 from resync_mcp.server.tools import control as control_tools
@@ -58,14 +59,14 @@ def build_server(
     version: str,
     log_level: str = "INFO",
 ) -> MCPServer:
-    strict = StrictArguments()
+    strict, prompt_checks = StrictArguments(), PromptChecks()
     mcp: MCPServer = MCPServer(
         "resync-mcp",
         title="HWA / TWS plan assistant",
         instructions=INSTRUCTIONS,
         version=version,
         log_level=log_level,  # type: ignore[arg-type]
-        middleware=[ClientInfoMiddleware(), strict],
+        middleware=[ClientInfoMiddleware(), strict, prompt_checks],
     )
     runner = Runner(pipeline)
     plan_tools.register(mcp, svc, runner, limits)
@@ -84,6 +85,6 @@ def build_server(
         if tool.name not in tools:
             mcp.remove_tool(tool.name)
     make_strict(mcp)
-    strict.server = mcp
+    strict.server = prompt_checks.server = mcp
     resources.register(mcp, svc, health)
     return mcp
