@@ -84,6 +84,17 @@ def test_demo_plays_the_scenario(capsys: pytest.CaptureFixture[str]) -> None:
     assert "Q7. Diagnose" in out and "runbook: " in out and "(kb://doc/" in out  # a diagnosis citing a runbook
     assert "Q8. Rerun" in out and "preview: rerun job" in out and "done: ABEND -> " in out
     assert "Replayed" in out  # the repeated call with the same key sent nothing
+    assert "None" not in out  # a job without a return code shows "rc -"
+
+
+def test_demo_verdicts_and_columns() -> None:
+    from resync_mcp.demo import _n, _rc, _verdict
+
+    passed = {"deadline": "2026-11-29T18:56:00+00:00", "as_of": "2026-11-30T02:00:00+00:00", "at_risk": True}
+    ahead = {**passed, "deadline": "2026-11-30T04:00:00+00:00"}
+    assert _verdict(passed) == "MISSED" and _verdict(ahead) == "AT RISK"
+    assert _verdict({**ahead, "at_risk": False}) == "on time"
+    assert (_rc(None), _rc(0), _n(1, "prompt"), _n(2, "prompt")) == ("-", "0", "1 prompt", "2 prompts")
 
 
 def test_public_surface_is_pinned() -> None:

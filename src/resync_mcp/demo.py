@@ -7,7 +7,9 @@ through the SDK's client exactly as an assistant's would.
 from __future__ import annotations
 
 import json
+import textwrap
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from mcp import Client
@@ -58,9 +60,11 @@ async def run_demo(settings: Settings, out: Callable[[str], None] = print) -> in
                 f"    {failed['total']} jobs in ERROR (showing {failed['returned']}"
                 f"{', truncated' if failed['truncated'] else ''}):"
             )
-            for j in failed["jobs"]:
+            idents = [f"{j['workstation']}#{j['job_stream']}.{j['name']}" for j in failed["jobs"]]
+            width = max(map(len, idents), default=0)
+            for ident, j in zip(idents, failed["jobs"], strict=True):
                 out(
-                    f"    - {j['workstation']}#{j['job_stream']}.{j['name']:<28} {j['status']:<5} rc={j['return_code']}"
+                    f"    - {ident:<{width}}  {j['status']:<5} rc {_rc(j['return_code']):>3}"
                     f"{'  CRITICAL' if j['critical'] else ''}"
                 )
             if not failed["jobs"]:
@@ -74,7 +78,8 @@ async def run_demo(settings: Settings, out: Callable[[str], None] = print) -> in
             log = await _call(client, "get_job_log", {"job": worst["id"], "tail": 8})
             info = log["jobinfo"] or {}
             out(
-                f"    status {job['job']['status']} rc={job['job']['return_code']}, started {job['job']['start']}, "
+                f"    status {job['job']['status']} rc {_rc(job['job']['return_code'])}, "
+                f"started {job['job']['start']}, "
                 f"exit status {info.get('exit_status')}, elapsed {info.get('elapsed')}, "
                 f"CPU {info.get('cpu_user_s')}s user"
             )
@@ -111,7 +116,7 @@ async def run_demo(settings: Settings, out: Callable[[str], None] = print) -> in
             risks.sort(key=lambda cp: cp["slack_s"])
             for cp in risks[:2]:
                 driver = cp["driver"]["name"] if cp["driver"] else "nothing upstream"
-                verdict = "AT RISK" if cp["at_risk"] else "on time"
+                verdict = _verdict(cp)
                 out(
                     f"    {cp['target']['job_stream']}.{cp['target']['name']}: deadline {cp['deadline']}, expected "
                     f"{cp['expected_finish']}, slack {cp['slack_s'] / 60:.0f} min: {verdict}; driven by {driver}"
@@ -126,13 +131,14 @@ async def run_demo(settings: Settings, out: Callable[[str], None] = print) -> in
                 out(f"    - {w['name']}: {w['blocking']}")
             prompts = await _call(client, "list_prompts", {"waiting_only": True})
             out(
-                f"    {len(blocked)} workstations blocking; {prompts['waiting_for_reply']} prompts waiting for a reply."
+                f"    {_n(len(blocked), 'workstation')} blocking; "
+                f"{_n(prompts['waiting_for_reply'], 'prompt')} waiting for a reply."
             )
 
             out(f"\nQ7. Diagnose {worst['name']} in one call: what does our knowledge say?")
             diag = await _call(client, "diagnose_job", {"job": worst["id"]})
             for e in diag["explanations"][:2]:
-                out(f"    {e['code']}: {e['title']}. Check: {'; '.join(e['what_to_check'][:2])}")
+                out(f"    {e['code']}: {e['title']}. What to check: {'; '.join(e['what_to_check'][:2])}")
             cited = [("runbook", r["title"], r["uri"], r["passage"]) for r in diag["runbooks"]] + [
                 ("knowledge", p["title"], p["uri"], p) for p in diag["passages"]
             ]
@@ -168,7 +174,7 @@ async def run_demo(settings: Settings, out: Callable[[str], None] = print) -> in
                 f"new run {done['engine_reference']}; idempotency key {done['idempotency_key']}"
             )
             again = await _call(client, "rerun_job", {**args, "idempotency_key": done["idempotency_key"]})
-            out(f"    the same call repeated with its key: {again['message'][:90]}")
+            out(f"    the same call repeated with its key: {textwrap.shorten(again['message'], 90, placeholder=' …')}")
 
             out("\nEvery answer above came from MCP tool calls; structured output of the last call:")
             out("    " + json.dumps({k: again[k] for k in ("engine", "as_of", "tool", "outcome", "idempotency_key")}))
@@ -178,3 +184,19 @@ async def run_demo(settings: Settings, out: Callable[[str], None] = print) -> in
         return 1
     finally:
         await app.aclose()
+
+
+def _rc(code: object) -> str:
+    """A return code, or "-" when the job has none (it has not ended)."""
+    return "-" if code is None else str(code)
+
+
+def _verdict(cp: dict[str, Any]) -> str:
+    """MISSED once the deadline has passed (at the time the data was read), AT RISK before."""
+    if cp["deadline"] and datetime.fromisoformat(cp["deadline"]) <= datetime.fromisoformat(cp["as_of"]):
+        return "MISSED"
+    return "AT RISK" if cp["at_risk"] else "on time"
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
