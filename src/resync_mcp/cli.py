@@ -58,6 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     _demo_flags(demo, with_switch=False)
 
     sub.add_parser("check", help="validate settings and probe each engine (secrets are never printed)")
+    cc = sub.add_parser("client-config", help="print the snippet that adds this server to an assistant")
+    cc.add_argument("client", choices=["claude-desktop", "claude-code", "vscode", "cursor"])
 
     kb = sub.add_parser("kb", help="manage the knowledge base (runbooks, documents)")
     ksub = kb.add_subparsers(dest="kb_command", required=True)
@@ -147,6 +149,12 @@ def _hoist_globals(argv: list[str]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(_hoist_globals(sys.argv[1:] if argv is None else argv))
     try:
+        if args.command == "client-config":  # before settings: the secrets it lists are missing
+            from pathlib import Path
+
+            from resync_mcp import client_config
+
+            return client_config.run(args.client, Path(args.config) if args.config else None)
         settings = load_settings(args.config, _overrides(args))
         if args.command == "demo" and not settings.engines and settings.log_level == "INFO":
             settings = settings.model_copy(update={"log_level": "WARNING"})
