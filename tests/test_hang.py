@@ -11,13 +11,15 @@ import contextlib
 import os
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
 from mcp import Client
 
 from resync_mcp.app import build_app
-from resync_mcp.config import load_settings
+from resync_mcp.config import Settings, load_settings
 from tests.test_transports import _free_port, _start
 
 pytestmark = [
@@ -39,18 +41,22 @@ async def no_sleep(seconds: float) -> None:
     return None
 
 
-async def test_hung_engine_times_out_and_leaves_no_tasks_or_sockets(tmp_path: Any, monkeypatch: Any) -> None:
-    monkeypatch.chdir(tmp_path)
+@contextmanager
+def hung_engine(tmp_path: Any, **resilience: float) -> Iterator[Settings]:
+    """A simulator process whose handlers never answer, and settings that name it."""
     port = _free_port()
     proc = _start(["simulator", "--port", str(port), "--jobs", "30", "--faults", '{"hang": true}'], tmp_path)
     try:
-        settings = load_settings(
-            None,
-            {
-                "engines": {"lab": {"base_url": f"http://127.0.0.1:{port}", "auth": "none"}},
-                "resilience": {"total_timeout_s": 0.2, "retry_attempts": 2, "breaker_threshold": 100},
-            },
-        )
+        engines = {"lab": {"base_url": f"http://127.0.0.1:{port}", "auth": "none"}}
+        yield load_settings(None, {"engines": engines, "resilience": resilience})
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+async def test_hung_engine_times_out_and_leaves_no_tasks_or_sockets(tmp_path: Any, monkeypatch: Any) -> None:
+    monkeypatch.chdir(tmp_path)
+    with hung_engine(tmp_path, total_timeout_s=0.2, retry_attempts=2, breaker_threshold=100) as settings:
         sockets_before, tasks_before = open_sockets(), set(asyncio.all_tasks())
         app = build_app(settings, sleep=no_sleep)
         await app.start()
@@ -75,25 +81,13 @@ async def test_hung_engine_times_out_and_leaves_no_tasks_or_sockets(tmp_path: An
         assert open_sockets() == sockets_before
         leftover = {t for t in asyncio.all_tasks() - tasks_before if not t.done()} - {asyncio.current_task()}
         assert not leftover, leftover
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 async def test_one_deadline_covers_retries_and_two_timeouts_open_the_breaker(tmp_path: Any, monkeypatch: Any) -> None:
     """Real time on purpose: the retry policy would wait 0.2-0.4 s between three attempts, yet
     each answer must come within the 0.3 s deadline (+25%); then the breaker stops sending."""
     monkeypatch.chdir(tmp_path)
-    port = _free_port()
-    proc = _start(["simulator", "--port", str(port), "--jobs", "30", "--faults", '{"hang": true}'], tmp_path)
-    try:
-        settings = load_settings(
-            None,
-            {
-                "engines": {"lab": {"base_url": f"http://127.0.0.1:{port}", "auth": "none"}},
-                "resilience": {"total_timeout_s": 0.3, "retry_attempts": 3, "retry_base_s": 0.05},
-            },
-        )
+    with hung_engine(tmp_path, total_timeout_s=0.3, retry_attempts=3, retry_base_s=0.05) as settings:
         app = build_app(settings)
         await app.start()
         try:
@@ -114,6 +108,3 @@ async def test_one_deadline_covers_retries_and_two_timeouts_open_the_breaker(tmp
                 assert app.engines.get("lab").requests_made == sent  # refused without sending
         finally:
             await app.aclose()
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
