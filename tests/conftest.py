@@ -39,11 +39,16 @@ def anyio_backend() -> str:
 
 @pytest.fixture(autouse=True)
 def _own_directory(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Every test runs in a directory of its own: the audit chain and the knowledge base that an
-    app creates under its working directory never land in the checkout."""
+    """Every test runs in a directory of its own, with a HOME of its own: the audit chain, the
+    knowledge base and the keys an app creates in the user's folders never touch the real ones."""
     monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
-    home = tmp_path_factory.mktemp("home")  # audit keys and checkpoints go to the user's folders
-    for var, sub in (("HOME", ""), ("XDG_CONFIG_HOME", ".config"), ("XDG_STATE_HOME", ".local/state")):
+    home = tmp_path_factory.mktemp("home")
+    for var, sub in (
+        ("HOME", ""),
+        ("XDG_CONFIG_HOME", ".config"),
+        ("XDG_STATE_HOME", ".local/state"),
+        ("XDG_DATA_HOME", ".local/share"),
+    ):
         monkeypatch.setenv(var, str(home / sub))
 
 

@@ -21,7 +21,12 @@ class Setup:
     port: int  # the simulator's
     config: Path
     env: dict[str, str]
-    work: Path  # the server's working folder (its resync-data lives here)
+    work: Path  # the server's working folder (nothing is written there)
+
+    @property
+    def data(self) -> Path:
+        """The default data folder of a server started with this HOME (Linux: XDG)."""
+        return Path(self.env["HOME"]) / ".local" / "share" / "resync-mcp"
 
     @property
     def engine_url(self) -> str:

@@ -58,11 +58,14 @@ async def test_each_snippet_starts_a_server_that_lists_tools(tmp_path: Path, cli
     server = _server(client, _snippet(client, home))
     assert Path(server["command"]).is_absolute()
     params = StdioServerParameters(
-        command=server["command"], args=server["args"], env=_env_home(home) | server["env"], cwd=str(work)
+        command=server["command"], args=server["args"], env=_env_home(home) | server.get("env", {}), cwd=str(work)
     )
     async with Client(params) as mcp:
         assert "find_jobs" in {t.name for t in (await mcp.list_tools()).tools}
         assert (await call(mcp, "plan_summary", {}))["total_jobs"] > 0
+        failed = (await call(mcp, "find_jobs", {"status": ["ERROR"], "limit": 1}))["jobs"][0]
+        preview = await call(mcp, "rerun_job", {"job": failed["id"], "reason": "check", "preview": True})
+        assert preview["outcome"] == "preview"
     assert list(work.iterdir()) == []  # the data went to the user's data folder, not here
     assert (home / ".local" / "share" / "resync-mcp" / "audit" / "audit.db").exists()
 
@@ -77,3 +80,20 @@ def test_a_real_engine_snippet_names_its_secrets_as_env_to_fill_in(tmp_path: Pat
     assert server["args"][-3:] == ["--config", str(config.resolve()), "serve"]
     assert server["env"]["RESYNC_ENGINES__PROD__PASSWORD"] == "<password>"
     assert not any("DR" in k for k in server["env"])  # its token comes from a file already
+
+
+def test_an_unusable_data_folder_is_one_sentence_naming_the_setting(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the data folder should be")
+    env = _env_home(tmp_path) | {"RESYNC_AUDIT__DIR": str(blocker / "audit")}
+    out = subprocess.run(
+        [sys.executable, "-m", "resync_mcp", "serve", "--demo"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+    assert "audit folder cannot be used" in out.stderr and "RESYNC_AUDIT__DIR" in out.stderr

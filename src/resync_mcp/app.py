@@ -274,7 +274,7 @@ def build_app(
     )
     k = settings.knowledge
     kb = (
-        KnowledgeBase(k.dir, chunk_chars=k.chunk_chars, chunk_overlap=k.chunk_overlap, starter=k.starter_runbooks)
+        KnowledgeBase(k.path, chunk_chars=k.chunk_chars, chunk_overlap=k.chunk_overlap, starter=k.starter_runbooks)
         if k.enabled
         else None  # nothing is opened or loaded here: the first knowledge call does it
     )

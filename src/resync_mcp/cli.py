@@ -187,7 +187,7 @@ def _kb(settings: Settings, args: argparse.Namespace) -> int:
     from resync_mcp.knowledge.base import KnowledgeBase
 
     k = settings.knowledge
-    kb = KnowledgeBase(k.dir, chunk_chars=k.chunk_chars, chunk_overlap=k.chunk_overlap, starter=k.starter_runbooks)
+    kb = KnowledgeBase(k.path, chunk_chars=k.chunk_chars, chunk_overlap=k.chunk_overlap, starter=k.starter_runbooks)
     if args.kb_command == "ingest":
         report = kb.ingest([Path(p) for p in args.paths], progress=_progress())
         print(

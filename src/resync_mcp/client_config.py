@@ -1,15 +1,16 @@
 """``resync-mcp client-config NAME``: the exact snippet each assistant needs, with absolute paths
 for this installation (a desktop app does not start servers from a shell with your PATH).
 
-Without ``--config`` the snippet runs the built-in demo. With ``--config FILE`` it runs against
-the engines in that file, and lists each engine's secret as an environment variable to fill in:
-secrets go in the client's ``env``, never in the arguments.
+Data goes to the user's data folder by default (resync_mcp/paths.py), so the folder a desktop
+app starts the server in does not matter. Without ``--config`` the snippet runs the built-in
+demo. With ``--config FILE`` it runs against the engines in that file, and lists each engine's
+secret as an environment variable to fill in: secrets go in the client's ``env``, never in the
+arguments.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import sys
 import tomllib
@@ -58,20 +59,9 @@ def secrets(config: Path | None) -> dict[str, str]:
     return env
 
 
-def data_dirs() -> dict[str, str]:
-    """Absolute data folders: desktop apps start servers in a folder of their choosing (often one
-    that cannot be written), and the defaults are relative to the working folder."""
-    if os.name == "nt" and os.environ.get("APPDATA"):
-        base = Path(os.environ["APPDATA"]) / "resync-mcp"
-    else:
-        xdg = os.environ.get("XDG_DATA_HOME")
-        base = (Path(xdg) if xdg else Path.home() / ".local" / "share") / "resync-mcp"
-    return {"RESYNC_AUDIT__DIR": str(base / "audit"), "RESYNC_KNOWLEDGE__DIR": str(base / "knowledge")}
-
-
 def snippet(client: str, config: Path | None) -> str:
     command, args = launch(config)
-    env = {**data_dirs(), **secrets(config)}
+    env = secrets(config)
     if client == "claude-code":
         flags = "".join(f" -e {shlex.quote(f'{k}={v}')}" for k, v in env.items())
         return f"claude mcp add {NAME}{flags} -- {shlex.join([command, *args])}"

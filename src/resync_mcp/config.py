@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from resync_mcp.errors import ConfigError
+from resync_mcp.paths import user_dir
 
 ENV_PREFIX = "RESYNC_"
 DEFAULT_CONFIG_PATHS = (Path("config/resync.toml"),)
@@ -217,7 +218,7 @@ class SecuritySettings(_Frozen):
 
 class AuditSettings(_Frozen):
     enabled: bool = True
-    dir: Path = Path("resync-data/audit")  # the SQLite chain, its auto-created keys, local checkpoints
+    dir: Path | None = None  # the SQLite chain and its local checkpoints; None: <user data folder>/audit
     kek: SecretStr | None = None  # base64 of 32 bytes; env only (RESYNC_AUDIT__KEK)
     kek_file: Path | None = None
     signing_key_file: Path | None = None  # Ed25519 private key (PEM); default in the user's config folder
@@ -228,6 +229,10 @@ class AuditSettings(_Frozen):
     checkpoint_interval_s: float = Field(default=300.0, ge=1, le=86_400)
     group_commit_max: int = Field(default=256, ge=1, le=100_000)
     group_commit_ms: float = Field(default=50.0, ge=1, le=10_000)
+
+    @property
+    def path(self) -> Path:
+        return self.dir if self.dir is not None else user_dir("data") / "audit"
 
     def kek_bytes(self) -> bytes | None:
         """The key-encryption key, or None when neither the env nor a file gives one.
@@ -240,12 +245,16 @@ class AuditSettings(_Frozen):
 
 class KnowledgeSettings(_Frozen):
     enabled: bool = True
-    dir: Path = Path("resync-data/knowledge")  # the LanceDB database
+    dir: Path | None = None  # the LanceDB database; None: <user data folder>/knowledge
     starter_runbooks: bool = True  # ingest the runbooks and message reference shipped with the package
     warm_up: bool = False  # load the model and the database in the background right after startup
     chunk_chars: int = Field(default=900, ge=200, le=8000)
     chunk_overlap: int = Field(default=150, ge=0, le=2000)
     max_results: int = Field(default=8, ge=1, le=50)
+
+    @property
+    def path(self) -> Path:
+        return self.dir if self.dir is not None else user_dir("data") / "knowledge"
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> KnowledgeSettings:

@@ -16,6 +16,7 @@ from resync_mcp.audit.reader import Filter, entries
 from resync_mcp.cli import main
 from resync_mcp.clock import FakeClock
 from resync_mcp.config import Settings, load_settings
+from resync_mcp.paths import user_dir
 from resync_mcp.simulator import Simulator
 from tests.conftest import call, error_text
 
@@ -136,7 +137,8 @@ def test_cli_verify_show_export_rotate_and_shred(
     assert main(["audit", "show", "--limit", "3"]) == 0
     assert '"shredded"' in capsys.readouterr().out.replace("shredded=true", '"shredded"')
     assert main(["audit", "verify"]) == 0
-    db = sqlite3.connect(tmp_path / "resync-data" / "audit" / "audit.db")
+    db = sqlite3.connect(user_dir("data") / "audit" / "audit.db")  # the default: the user's data folder
+    assert not list(tmp_path.iterdir())  # nothing in the working folder
     db.execute("UPDATE records SET kind = 'call ' WHERE seq = 2")
     db.commit()
     db.close()

@@ -59,7 +59,7 @@ async def burst(url: str, proc: Any, kill_after: int, rng: random.Random, acked:
 
 async def test_kill_minus_nine_during_bursts_leaves_a_valid_chain(tmp_path: Path) -> None:
     rng = random.Random(1124)
-    audit = AuditSettings(dir=tmp_path / "resync-data" / "audit")
+    audit = AuditSettings()  # the default, the same user data folder the server process uses
     acked: set[str] = set()
     for _ in range(ROUNDS):
         port = _free_port()

@@ -55,7 +55,7 @@ async def test_a_tampered_last_record_is_reported_after_audit_show(tmp_path: Pat
             for _ in range(3):
                 await call(mcp, "list_workstations", {})
     assert "audit chain OK" in lab.cli("audit", "verify").stdout
-    db = sqlite3.connect(lab.work / "resync-data" / "audit" / "audit.db")
+    db = sqlite3.connect(lab.data / "audit" / "audit.db")
     db.execute(
         "UPDATE records SET ct = CASE substr(ct, 1, 1) WHEN 'A' THEN 'B' ELSE 'A' END || substr(ct, 2) "
         "WHERE seq = (SELECT max(seq) FROM records)"

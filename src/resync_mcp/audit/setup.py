@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import os
+import sqlite3
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -15,16 +15,9 @@ from resync_mcp.audit.verify import Report, verify
 from resync_mcp.clock import Clock, SystemClock
 from resync_mcp.config import AuditSettings
 from resync_mcp.errors import ConfigError
+from resync_mcp.paths import user_dir
 
 DB_NAME = "audit.db"
-
-
-def _user_dir(env: str, fallback: str) -> Path:
-    """The user's own config or state folder (XDG on Unix, APPDATA on Windows), not the data's."""
-    if os.name == "nt" and os.environ.get("APPDATA"):
-        return Path(os.environ["APPDATA"]) / "resync-mcp"
-    base = os.environ.get(env)
-    return (Path(base) if base else Path.home() / fallback) / "resync-mcp"
 
 
 def _legacy_or(legacy: Path, default: Path) -> Path:
@@ -35,11 +28,11 @@ def _legacy_or(legacy: Path, default: Path) -> Path:
 def signing_key_path(a: AuditSettings) -> Path:
     if a.signing_key_file:
         return a.signing_key_file
-    return _legacy_or(a.dir / "checkpoint-signing.pem", _user_dir("XDG_CONFIG_HOME", ".config") / "audit-signing.pem")
+    return _legacy_or(a.path / "checkpoint-signing.pem", user_dir("config") / "audit-signing.pem")
 
 
 def kek_path(a: AuditSettings) -> Path:
-    return _legacy_or(a.dir / "kek.b64", _user_dir("XDG_CONFIG_HOME", ".config") / "audit-kek.b64")
+    return _legacy_or(a.path / "kek.b64", user_dir("config") / "audit-kek.b64")
 
 
 def external_dir(a: AuditSettings) -> Path | None:
@@ -49,8 +42,8 @@ def external_dir(a: AuditSettings) -> Path | None:
         return a.external_dir
     if not a.external_default:
         return None
-    tag = hashlib.sha256(str(a.dir.resolve()).encode()).hexdigest()[:16]
-    return _user_dir("XDG_STATE_HOME", ".local/state") / "audit-checkpoints" / tag
+    tag = hashlib.sha256(str(a.path.resolve()).encode()).hexdigest()[:16]
+    return user_dir("state") / "audit-checkpoints" / tag
 
 
 def open_store(a: AuditSettings, clock: Clock, *, readonly: bool = False) -> AuditStore:
@@ -65,20 +58,27 @@ def open_store(a: AuditSettings, clock: Clock, *, readonly: bool = False) -> Aud
             f"No audit KEK at {kek_path(a)}.",
             hint="Run this as the user whose server wrote the chain, or set RESYNC_AUDIT__KEK / audit.kek_file.",
         )
-    kek = a.kek_bytes() or crypto.load_or_create_kek(kek_path(a))
-    signer = crypto.load_or_create_signing_key(signing_key_path(a))
-    store = AuditStore(
-        a.dir / DB_NAME,
-        kek,
-        signer,
-        clock,
-        checkpoint_every=a.checkpoint_every,
-        checkpoint_interval_s=a.checkpoint_interval_s,
-        external_dir=external_dir(a),
-        group_max=a.group_commit_max,
-        group_ms=a.group_commit_ms,
-    )
-    return store.open(readonly=readonly)
+    try:
+        kek = a.kek_bytes() or crypto.load_or_create_kek(kek_path(a))
+        signer = crypto.load_or_create_signing_key(signing_key_path(a))
+        store = AuditStore(
+            a.path / DB_NAME,
+            kek,
+            signer,
+            clock,
+            checkpoint_every=a.checkpoint_every,
+            checkpoint_interval_s=a.checkpoint_interval_s,
+            external_dir=external_dir(a),
+            group_max=a.group_commit_max,
+            group_ms=a.group_commit_ms,
+        )
+        return store.open(readonly=readonly)
+    except (OSError, sqlite3.Error) as exc:
+        where = getattr(exc, "filename", None) or a.path
+        raise ConfigError(
+            f"The audit folder cannot be used: {where}: {getattr(exc, 'strerror', None) or exc}.",
+            hint="Set audit.dir (RESYNC_AUDIT__DIR) to a folder this user can write, or audit.enabled = false.",
+        ) from None
 
 
 def trusted_keys(a: AuditSettings) -> set[str]:
@@ -99,7 +99,7 @@ def _reader(a: AuditSettings, db: Path) -> AuditStore | None:
 
 
 def run_verify(a: AuditSettings, out: Callable[[str], None] = print) -> int:
-    db = a.dir / DB_NAME
+    db = a.path / DB_NAME
     if not db.exists():
         out(f"no audit chain at {db}")
         return 2
@@ -119,8 +119,8 @@ def run_verify(a: AuditSettings, out: Callable[[str], None] = print) -> int:
 
 
 def run_show(a: AuditSettings, clock: Clock, flt: Filter, *, jsonl: bool, limit: int | None) -> int:
-    if not (a.dir / DB_NAME).exists():
-        print(f"no audit chain at {a.dir / DB_NAME}", file=sys.stderr)
+    if not (a.path / DB_NAME).exists():
+        print(f"no audit chain at {a.path / DB_NAME}", file=sys.stderr)
         return 2
     store = open_store(a, clock, readonly=True)  # reading must never change the chain
     try:

@@ -1,0 +1,35 @@
+"""Where resync-mcp keeps things when no setting says: the user's own folders, never the working
+folder (desktop apps start servers wherever they like, often somewhere read-only).
+
+Linux and other Unixes follow XDG (``~/.local/share``, ``~/.config``, ``~/.local/state``);
+macOS uses ``~/Library/Application Support``; Windows uses APPDATA (config) and LOCALAPPDATA
+(data and state).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Literal
+
+APP = "resync-mcp"
+_XDG = {
+    "data": ("XDG_DATA_HOME", ".local/share"),
+    "config": ("XDG_CONFIG_HOME", ".config"),
+    "state": ("XDG_STATE_HOME", ".local/state"),
+}
+
+
+def user_dir(kind: Literal["data", "config", "state"]) -> Path:
+    if os.name == "nt":
+        var = "APPDATA" if kind == "config" else "LOCALAPPDATA"
+        base = os.environ.get(var) or os.environ.get("APPDATA")
+        if base:
+            return Path(base) / APP / ("" if kind != "state" else "state")
+    if sys.platform == "darwin" and not os.environ.get(_XDG[kind][0]):
+        root = Path.home() / "Library" / "Application Support" / APP
+        return root if kind != "state" else root / "state"
+    env, fallback = _XDG[kind]
+    base = os.environ.get(env)
+    return (Path(base) if base else Path.home() / fallback) / APP
