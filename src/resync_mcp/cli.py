@@ -10,6 +10,7 @@ from typing import Any
 import anyio
 
 from resync_mcp import __version__
+from resync_mcp.client_config import CLIENTS
 from resync_mcp.config import DEMO_ENGINE, Settings, load_settings
 from resync_mcp.errors import ConfigError
 
@@ -59,7 +60,7 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("check", help="validate settings and probe each engine (secrets are never printed)")
     cc = sub.add_parser("client-config", help="print the snippet that adds this server to an assistant")
-    cc.add_argument("client", choices=["claude-desktop", "claude-code", "vscode", "cursor"])
+    cc.add_argument("client", choices=CLIENTS)
 
     kb = sub.add_parser("kb", help="manage the knowledge base (runbooks, documents)")
     ksub = kb.add_subparsers(dest="kb_command", required=True)

@@ -88,14 +88,11 @@ def trusted_keys(a: AuditSettings) -> set[str]:
     return {crypto.public_hex(crypto.load_or_create_signing_key(path))} if path.exists() else set()
 
 
-def _reader(a: AuditSettings, db: Path) -> AuditStore | None:
+def _reader(a: AuditSettings) -> AuditStore | None:
     """A read-only store to open ciphertexts with, when the KEK and signing key exist."""
-    kek_file = kek_path(a)
-    if not (a.kek_bytes() or kek_file.exists()) or not signing_key_path(a).exists():
+    if not (a.kek_bytes() or kek_path(a).exists()) or not signing_key_path(a).exists():
         return None
-    kek = a.kek_bytes() or crypto.load_or_create_kek(kek_file)
-    signer = crypto.load_or_create_signing_key(signing_key_path(a))
-    return AuditStore(db, kek, signer, SystemClock()).open(readonly=True)
+    return open_store(a, SystemClock(), readonly=True)
 
 
 def run_verify(a: AuditSettings, out: Callable[[str], None] = print) -> int:
@@ -103,7 +100,7 @@ def run_verify(a: AuditSettings, out: Callable[[str], None] = print) -> int:
     if not db.exists():
         out(f"no audit chain at {db}")
         return 2
-    reader = _reader(a, db)
+    reader = _reader(a)
     try:
         opens = reader.opens if reader is not None else None
         report: Report = verify(db, trusted=trusted_keys(a), external_dir=external_dir(a), opens=opens)

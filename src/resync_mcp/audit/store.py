@@ -111,7 +111,7 @@ class AuditStore:
         self._group_s = group_ms / 1000
         self._db: sqlite3.Connection | None = None
         self._readonly = False
-        self._private = False
+        self._modes_set = False  # the WAL files made owner-only (they appear at the first write)
         self._keys: DataKeys | None = None
         self._committed = (0, chain.GENESIS)  # the chain's tail after our last commit
         self._pending: list[_Entry] = []
@@ -163,9 +163,6 @@ class AuditStore:
             raise AuditUnavailable("The audit store is not open.")
         return self._keys
 
-    def _data_key(self, subject: str) -> tuple[str, bytes]:
-        return self._data_keys.for_subject(subject)
-
     def key_for(self, key_id: str) -> bytes:
         """Raises KeyUnavailable when the key was shredded or does not open."""
         return self._data_keys.get(key_id)
@@ -197,7 +194,7 @@ class AuditStore:
         if self._db is None or self._readonly:
             raise AuditUnavailable("The audit store is not open for writing.")
         try:
-            key_id, key = self._data_key(subject)
+            key_id, key = self._data_keys.for_subject(subject)
         except (sqlite3.Error, OSError, c.KeyUnavailable) as exc:
             self._fail(exc, dropped=1)
             raise AuditUnavailable(f"The audit store cannot write: {exc}.") from None
@@ -225,23 +222,23 @@ class AuditStore:
         if not self._pending or self._db is None:
             return None
         entries, self._pending, self._pending_since = self._pending, [], None
+        records = len(entries)  # the callers' records; a ``lost`` record may go first
         try:
             if self.stats.unreported:
                 lost = {"records": self.stats.unreported, "error": self.stats.last_error}
-                key_id, key = self._data_key(SYSTEM)
+                key_id, key = self._data_keys.for_subject(SYSTEM)
                 entries.insert(0, _Entry(entries[0].ts, "lost", key_id, key, chain.canonical(lost)))
             self._committed = self._write(entries)
         except (sqlite3.Error, OSError, c.KeyUnavailable) as exc:
-            dropped = len(entries) - (entries[0].kind == "lost" and self.stats.unreported > 0)
-            self._fail(exc, dropped=dropped)
+            self._fail(exc, dropped=records)
             raise AuditUnavailable(
-                f"The audit store cannot write ({exc}); {dropped} record(s) were not stored.",
+                f"The audit store cannot write ({exc}); {records} record(s) were not stored.",
                 hint="Free disk space or fix the audit directory; control actions are refused until it writes.",
             ) from None
         self.stats.last_error, self.stats.unreported = None, 0
-        if not self._private:
+        if not self._modes_set:
             _private(self.path)  # the WAL files exist once something was written
-            self._private = True
+            self._modes_set = True
         self._maybe_checkpoint()
         return self._committed[0]
 
