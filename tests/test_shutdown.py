@@ -16,23 +16,13 @@ import pytest
 from mcp import Client
 from mcp.client.sse import sse_client
 
-from tests.test_transports import _env, _free_port, _start
+from tests.engines import Setup, configured_engine
+from tests.test_transports import _free_port, _start
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 
-def _setup(tmp_path: Path, latency_ms: int) -> tuple[subprocess.Popen[str], int, Path, dict[str, str], Path]:
-    sim_port = _free_port()
-    sim = _start(
-        ["simulator", "--port", str(sim_port), "--jobs", "50", "--faults", json.dumps({"latency_ms": latency_ms})],
-        tmp_path,
-    )
-    config = tmp_path / "resync.toml"
-    config.write_text(f'[engines.lab]\nbase_url = "http://127.0.0.1:{sim_port}"\nauth = "basic"\nusername = "u"\n')
-    work = tmp_path / "work"
-    work.mkdir()
-    env = {**_env(), "RESYNC_ENGINES__LAB__PASSWORD": "p", "RESYNC_SERVER__SHUTDOWN_GRACE_S": "5"}
-    return sim, sim_port, config, env, work
+GRACE = {"RESYNC_SERVER__SHUTDOWN_GRACE_S": "5"}
 
 
 async def _received(sim_port: int, at_least: int) -> None:
@@ -44,15 +34,8 @@ async def _received(sim_port: int, at_least: int) -> None:
             await anyio.sleep(0.01)
 
 
-def _verify(work: Path, env: dict[str, str], config: Path) -> str:
-    out = subprocess.run(
-        [sys.executable, "-m", "resync_mcp", "--config", str(config), "audit", "verify"],
-        cwd=work,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+def _verify(lab: Setup) -> str:
+    out = lab.cli("audit", "verify")
     assert out.returncode == 0, out.stdout + out.stderr
     return out.stdout
 
@@ -65,43 +48,49 @@ def _verify(work: Path, env: dict[str, str], config: Path) -> str:
 async def test_http_server_finishes_the_call_in_flight_and_signs_its_head(
     tmp_path: Path, transport: str, sig: signal.Signals
 ) -> None:
-    sim, sim_port, config, env, work = _setup(tmp_path, latency_ms=600)
-    port = _free_port()
-    server = _start(["--config", str(config), "serve", "--transport", transport, "--port", str(port)], work, env)
-    url = f"http://127.0.0.1:{port}/mcp" if transport == "http" else sse_client(f"http://127.0.0.1:{port}/sse")
-    try:
-        with anyio.fail_after(30):
-            async with Client(url) as mcp:
-                await mcp.call_tool("list_workstations", {})
-                async with anyio.create_task_group() as tg:
-                    results = []
+    with configured_engine(tmp_path, jobs=50, faults={"latency_ms": 600}, toml="") as lab:
+        env = lab.env | GRACE
+        port = _free_port()
+        args = ["--config", str(lab.config), "serve", "--transport", transport, "--port", str(port)]
+        server = _start(args, lab.work, env)
+        url = f"http://127.0.0.1:{port}/mcp" if transport == "http" else sse_client(f"http://127.0.0.1:{port}/sse")
+        try:  # a slow call is in flight in the server when the signal comes; it must still be answered
+            with anyio.fail_after(30):
+                async with Client(url) as mcp:
+                    await mcp.call_tool("list_workstations", {})
+                    async with anyio.create_task_group() as tg:
+                        results = []
 
-                    async def slow_call() -> None:
-                        results.append(await mcp.call_tool("list_prompts", {}))
+                        async def slow_call() -> None:
+                            results.append(await mcp.call_tool("list_prompts", {}))
 
-                    tg.start_soon(slow_call)
-                    await _received(sim_port, 2)
-                    server.send_signal(sig)
-            assert not results[0].is_error, results[0].content  # it finished within the grace period
-            assert await anyio.to_thread.run_sync(lambda: server.wait(timeout=20)) == 0
-    finally:
-        server.kill()
-        sim.terminate()
-        sim.wait(timeout=10)
-    report = _verify(work, env, config)
+                        tg.start_soon(slow_call)
+                        await _received(lab.port, 2)
+                        server.send_signal(sig)
+                assert not results[0].is_error, results[0].content  # it finished within the grace period
+                assert await anyio.to_thread.run_sync(lambda: server.wait(timeout=20)) == 0
+        finally:
+            server.kill()
+    report = _verify(lab)
     assert "audit chain OK" in report and "follow the last checkpoint" not in report, report
 
 
 def test_stdio_server_on_sigterm_signs_its_head(tmp_path: Path) -> None:
-    sim, _, config, env, work = _setup(tmp_path, latency_ms=0)
+    with configured_engine(tmp_path, jobs=50, toml="") as lab:
+        _sigterm_after_one_answer(lab)
+    report = _verify(lab)
+    assert "audit chain OK" in report and "follow the last checkpoint" not in report, report
+
+
+def _sigterm_after_one_answer(lab: Setup) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "resync_mcp", "--config", str(config), "serve"],
+        [sys.executable, "-m", "resync_mcp", "--config", str(lab.config), "serve"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
-        env=env,
-        cwd=str(work),
+        env=lab.env | GRACE,
+        cwd=str(lab.work),
     )
     init = {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}
     lines = [
@@ -128,7 +117,3 @@ def test_stdio_server_on_sigterm_signs_its_head(tmp_path: Path) -> None:
         assert proc.wait(timeout=20) == 0
     finally:
         proc.kill()
-        sim.terminate()
-        sim.wait(timeout=10)
-    report = _verify(work, env, config)
-    assert "audit chain OK" in report and "follow the last checkpoint" not in report, report
