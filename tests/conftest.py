@@ -18,6 +18,21 @@ SEED = 7
 JOBS = 600
 
 
+def hints(tool: Any) -> dict[str, bool]:
+    """A tool's behaviour hints with the MCP spec's defaults filled in (the server sends only
+    the hints that differ from them): readOnly false, destructive true, idempotent false,
+    openWorld true; destructive and idempotent mean nothing for a read-only tool."""
+    a = tool.annotations
+    read_only = bool(a and a.read_only_hint)
+    got = {
+        "read_only": read_only,
+        "destructive": False if read_only else (a.destructive_hint if a and a.destructive_hint is not None else True),
+        "idempotent": True if read_only else bool(a and a.idempotent_hint),
+        "open_world": a.open_world_hint if a and a.open_world_hint is not None else True,
+    }
+    return got
+
+
 def require(module: str, why: str) -> None:
     """Import ``module`` or skip, except in CI (``CI`` set: .ci/run sets it), where a missing part
     of the stack is a failure: a suite that quietly skips proves nothing."""

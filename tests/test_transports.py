@@ -25,6 +25,7 @@ pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 def _env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RESYNC_")}
     env["PYTHONUNBUFFERED"] = "1"
+    env["RESYNC_KNOWLEDGE__WARM_UP"] = "false"  # short-lived test servers need no model (in-process tests cover it)
     return env
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
+import threading
 from dataclasses import dataclass, field
 
 import httpx
@@ -24,7 +25,7 @@ from resync_mcp.cache.stage import CacheStage
 from resync_mcp.clock import Clock, SystemClock
 from resync_mcp.config import DEMO_ENGINE, EngineSettings, Settings
 from resync_mcp.graph.store import EmbeddedGraphStore, GraphStore
-from resync_mcp.knowledge.base import KnowledgeBase
+from resync_mcp.knowledge.base import KnowledgeBase, KnowledgeUnavailable
 from resync_mcp.resilience.breaker import BreakerPolicy
 from resync_mcp.resilience.retry import RetryPolicy
 from resync_mcp.resilience.stages import BreakerStage, BulkheadStage, RetryStage, Sleep
@@ -80,6 +81,7 @@ class App:
     graph: GraphService | None = None
 
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    warm_thread: threading.Thread | None = None
 
     async def start(self) -> None:
         """Start background work (the Redis bus listener, the audit group commit). Startup
@@ -96,13 +98,25 @@ class App:
         if self.knowledge is not None and self.settings.knowledge.warm_up:
             self._tasks.append(loop.create_task(self._warm_up(self.knowledge)))
 
-    @staticmethod
-    async def _warm_up(kb: KnowledgeBase) -> None:
-        """Open the database and load the model off the startup path, so the first search is fast."""
-        try:
-            await asyncio.to_thread(lambda: kb.ready().embedder.load())
-        except Exception as exc:  # a failed warm-up only means the first search pays the cost
-            structlog.get_logger("resync_mcp.knowledge").warning("warm_up_failed", error=type(exc).__name__)
+    async def _warm_up(self, kb: KnowledgeBase) -> None:
+        """Open the database, ingest the shipped knowledge and load the model off the call path,
+        so that the first search costs milliseconds. It waits ``warm_up_delay_s`` first: the
+        client's first requests (initialize, tools/list) must not compete with torch's import.
+        A daemon thread, so that a server told to exit never waits for a model to load."""
+        await asyncio.sleep(self.settings.knowledge.warm_up_delay_s)
+        log = structlog.get_logger("resync_mcp.knowledge")
+
+        def warm() -> None:
+            try:
+                kb.warm_up()
+                log.info("knowledge_warm", model_load_s=round(kb.embedder.load_seconds or 0.0, 2))
+            except KnowledgeUnavailable as exc:  # one sentence: the first knowledge call says it again
+                log.warning("knowledge_unavailable", message=exc.message, hint=exc.hint)
+            except Exception as exc:  # a failed warm-up only means the first search pays the cost
+                log.warning("warm_up_failed", error=type(exc).__name__)
+
+        self.warm_thread = threading.Thread(target=warm, name="knowledge-warm-up", daemon=True)
+        self.warm_thread.start()
 
     async def _audit_commits(self, audit: AuditLog) -> None:
         every = self.settings.audit.group_commit_ms / 1000

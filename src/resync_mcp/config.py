@@ -247,7 +247,8 @@ class KnowledgeSettings(_Frozen):
     enabled: bool = True
     dir: Path | None = None  # the LanceDB database; None: <user data folder>/knowledge
     starter_runbooks: bool = True  # ingest the runbooks and message reference shipped with the package
-    warm_up: bool = False  # load the model and the database in the background right after startup
+    warm_up: bool = True  # load the database and the model in the background after startup
+    warm_up_delay_s: float = Field(default=2.0, ge=0, le=600)  # after the client's first requests
     chunk_chars: int = Field(default=900, ge=200, le=8000)
     chunk_overlap: int = Field(default=150, ge=0, le=2000)
     max_results: int = Field(default=8, ge=1, le=50)

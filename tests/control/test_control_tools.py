@@ -18,7 +18,7 @@ from resync_mcp.security.policy import RULES
 from resync_mcp.simulator import Simulator
 from resync_mcp.simulator.faults import Faults
 from resync_mcp.simulator.plan import SimJob
-from tests.conftest import JOBS, SEED, call, error_text
+from tests.conftest import JOBS, SEED, call, error_text, hints
 
 pytestmark = pytest.mark.anyio
 READ = {n for n, r in RULES.items() if r.toolset == "read"}
@@ -368,10 +368,10 @@ async def test_a_role_without_the_toolset_is_refused(clock: FakeClock, sim: Simu
 async def test_control_tools_carry_honest_annotations(mcp: Client) -> None:
     tools = {t.name: t for t in (await mcp.list_tools()).tools}
     for name, rule in RULES.items():
-        a = tools[name].annotations
-        assert a is not None and a.read_only_hint is (not rule.writes), name
+        h = hints(tools[name])
+        assert h["read_only"] is (not rule.writes), name
         if rule.writes:
-            assert a.destructive_hint is rule.destructive and a.idempotent_hint is rule.idempotent, name
+            assert h["destructive"] is rule.destructive and h["idempotent"] is rule.idempotent, name
             assert tools[name].output_schema and "state_before" in tools[name].output_schema["properties"]
 
 

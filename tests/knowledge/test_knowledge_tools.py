@@ -136,13 +136,16 @@ async def test_warm_up_opens_the_base_in_the_background(
 ) -> None:
     from resync_mcp.app import build_app
 
-    warm = settings.model_copy(update={"knowledge": settings.knowledge.model_copy(update={"warm_up": True})})
-    app = build_app(warm, clock=clock, simulator=sim)
+    k = settings.knowledge.model_copy(update={"warm_up": True, "warm_up_delay_s": 0.0})
+    app = build_app(settings.model_copy(update={"knowledge": k}), clock=clock, simulator=sim)
     assert app.knowledge is not None and app.knowledge._table is None  # nothing opened by building the app
     app.knowledge.embedder = embedder
+    assert not app.knowledge.warm
     await app.start()
-    await asyncio.gather(*app._tasks[-1:])  # the warm-up task
-    assert app.knowledge._table is not None and app.knowledge.stats()["documents"] >= 15
+    await asyncio.gather(*app._tasks[-1:])  # the warm-up task, which starts the thread
+    assert app.warm_thread is not None and app.warm_thread.daemon
+    app.warm_thread.join(timeout=60)
+    assert app.knowledge.warm and app.knowledge.stats()["documents"] >= 15
     await app.aclose()
 
 
@@ -165,3 +168,25 @@ def test_kb_cli_ingest_list_stats_remove(tmp_path: Any, monkeypatch: Any, capsys
     assert main(["kb", "stats"]) == 0 and '"documents": 1' in capsys.readouterr().out
     assert main(["kb", "remove", str((docs / "ops.md").resolve())]) == 0
     assert main(["kb", "remove", "nothing-here"]) == 1
+
+
+async def test_diagnose_job_reports_its_steps_and_a_cold_start_says_so(app: App, embedder: Any, tmp_path: Any) -> None:
+    assert app.knowledge_service is not None
+    cold = KnowledgeBase(tmp_path / "kb", embedder=embedder)  # not opened yet: the first use ingests
+    app.knowledge_service.kb = cold
+    seen: list[tuple[float, float | None, str | None]] = []
+
+    async def report(progress: float, total: float | None, message: str | None) -> None:
+        seen.append((progress, total, message))
+
+    async with Client(app.server) as client:
+        failed = (await call(client, "find_jobs", {"status": ["ERROR"], "limit": 1}))["jobs"][0]
+        result = await client.call_tool("diagnose_job", {"job": failed["id"]}, progress_callback=report)
+        assert not result.is_error
+        steps = [(p, t) for p, t, _ in seen if t == 5]
+        assert steps == [(1, 5), (2, 5), (3, 5), (4, 5), (5, 5)]
+        assert any(m and m.startswith("First knowledge use") for _, _, m in seen)
+        assert cold.warm
+        seen.clear()
+        await client.call_tool("diagnose_job", {"job": failed["id"]}, progress_callback=report)
+        assert not any(m and m.startswith("First knowledge use") for _, _, m in seen)  # warm now

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from resync_mcp.graph.model import Edge, Node, PlanGraph
+from resync_mcp.notices import progress
 from resync_mcp.tws.client import HwaClient
 from resync_mcp.tws.models import JobInPlanV2, WorkstationInPlanV2
 
@@ -168,6 +169,7 @@ async def build(client: HwaClient, now: datetime) -> PlanGraph:
         for j in page.results:
             add_job(g, j, blocking)
         offset += len(page.results)
+        await progress(offset, page.count, f"Building the plan graph: {offset} jobs read")
         if not page.results or page.next is None:
             break
     return g

@@ -76,6 +76,10 @@ class Embedder:
                 self.load_seconds = time.perf_counter() - started
             return self._model
 
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
     def query(self, text: str) -> list[float]:
         """The vector of one search query, from a small cache of recent ones."""
         with self._queries_lock:
@@ -159,7 +163,15 @@ class KnowledgeBase:
             raise KnowledgeUnavailable(
                 "Knowledge search needs the knowledge extra.", hint="pip install 'resync-mcp[knowledge]'"
             ) from exc
-        self.dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            if not os.access(self.dir, os.W_OK | os.X_OK):
+                raise PermissionError("not writable")
+        except OSError as exc:
+            raise KnowledgeUnavailable(
+                f"The knowledge folder {self.dir} cannot be used ({exc.strerror or exc}).",
+                hint="Set knowledge.dir (RESYNC_KNOWLEDGE__DIR) to a writable folder, or knowledge.enabled = false.",
+            ) from None
         self._db = lancedb.connect(str(self.dir.resolve()))
         try:
             self._table = self._db.open_table("chunks")
@@ -193,6 +205,17 @@ class KnowledgeBase:
                     self._ingest_documents(list(starter_documents()), IngestReport(), progress=None)
                 self._ready = True
         return self
+
+    @property
+    def warm(self) -> bool:
+        """Opened, shipped knowledge ingested and the model loaded: a search costs milliseconds."""
+        return self._ready and self.embedder.loaded
+
+    def warm_up(self) -> None:
+        """Do now what the first search would otherwise wait for (the server runs this in a
+        background thread after start)."""
+        self.ready()
+        self.embedder.query("warm up")
 
     def _manifest_path(self) -> Path:
         return self.dir / "manifest.json"

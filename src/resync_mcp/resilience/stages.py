@@ -14,6 +14,7 @@ import anyio
 
 from resync_mcp.clock import Clock, iso
 from resync_mcp.errors import EngineTimeout, EngineUnavailable, HwaError
+from resync_mcp.notices import notify
 from resync_mcp.resilience import breaker as b
 from resync_mcp.resilience.retry import RetryBudget, RetryPolicy, delay_before_retry
 from resync_mcp.tws.upstream import Fetch, Fetched, UpstreamCall
@@ -65,11 +66,19 @@ class BreakerStage:
             state = self.state(call.engine)
             if _transient(exc):
                 new = b.on_failure(state, self.policy, now, timeout=isinstance(exc, EngineTimeout))
+                await notify("error", "engine_unreachable", exc.message, engine=call.engine)
             else:
                 new = b.on_success(state, self.policy, now)
             self.states[call.engine] = new
-            if new.mode == "open" and state.mode != "open" and self.on_open is not None:
-                await self.on_open(call.engine, self.policy.open_s)
+            if new.mode == "open" and state.mode != "open":
+                await notify(
+                    "warning",
+                    "breaker_opened",
+                    f"HWA engine '{call.engine}' keeps failing; calls to it fail fast for {self.policy.open_s:.0f} s.",
+                    engine=call.engine,
+                )
+                if self.on_open is not None:
+                    await self.on_open(call.engine, self.policy.open_s)
             raise
         except BaseException:
             self.states[call.engine] = b.on_abandon(self.state(call.engine))

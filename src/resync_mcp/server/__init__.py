@@ -10,11 +10,12 @@ from mcp.server.mcpserver import MCPServer
 from resync_mcp.audit.log import AuditLog, ClientInfo, client_var
 from resync_mcp.config import LimitSettings
 from resync_mcp.security.policy import unruled
-from resync_mcp.server import prompts, resources
+from resync_mcp.server import notify, prompts, resources
 from resync_mcp.server.arguments import StrictArguments, make_strict
 from resync_mcp.server.instructions import INSTRUCTIONS
 from resync_mcp.server.pipeline import Pipeline
 from resync_mcp.server.protocol_errors import PromptChecks
+from resync_mcp.server.schemas import compact_tools
 from resync_mcp.server.tools import Runner
 from resync_mcp.server.tools import audit as audit_tools
 from resync_mcp.server.tools import control as control_tools
@@ -66,7 +67,7 @@ def build_server(
         instructions=INSTRUCTIONS,
         version=version,
         log_level=log_level,  # type: ignore[arg-type]
-        middleware=[ClientInfoMiddleware(), strict, prompt_checks],
+        middleware=[ClientInfoMiddleware(), notify.Notifications(), strict, prompt_checks],
     )
     runner = Runner(pipeline)
     plan_tools.register(mcp, svc, runner, limits)
@@ -78,6 +79,7 @@ def build_server(
     if graph is not None:
         graph_tools.register(mcp, graph, runner)
     prompts.register(mcp)
+    notify.register(mcp)
     missing = unruled(t.name for t in mcp._tool_manager.list_tools())
     if missing:
         raise RuntimeError(f"tool(s) {', '.join(missing)} have no rule in security/policy.py RULES; add one")
@@ -85,6 +87,7 @@ def build_server(
         if tool.name not in tools:
             mcp.remove_tool(tool.name)
     make_strict(mcp)
+    compact_tools(mcp)
     strict.server = prompt_checks.server = mcp
     resources.register(mcp, svc, health)
     return mcp

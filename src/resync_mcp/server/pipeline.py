@@ -19,8 +19,9 @@ import structlog
 from pydantic import BaseModel
 
 from resync_mcp.audit.log import AuditLog, audit_scope_var
-from resync_mcp.clock import Clock
+from resync_mcp.clock import Clock, iso
 from resync_mcp.errors import NotAllowed, OutcomeUnknown, ResyncError
+from resync_mcp.notices import notify
 from resync_mcp.security.policy import RULES, Decision, Deny, Policy, Principal, decide, default_confirm
 from resync_mcp.tws.upstream import Freshness, freshness_var, scope_var
 
@@ -190,6 +191,14 @@ class FreshnessStage:
         if isinstance(result, BaseModel) and collector.oldest is not None and "as_of" in type(result).model_fields:
             as_of = min(getattr(result, "as_of"), collector.oldest)  # noqa: B009
             result = result.model_copy(update={"as_of": as_of, "stale": collector.stale})
+            if collector.stale:
+                await notify(
+                    "warning",
+                    "stale_data",
+                    f"{call.tool} answered from cached data as of {iso(as_of)}: the engine did not answer in time.",
+                    engine=call.engine,
+                    tool=call.tool,
+                )
         return result
 
 

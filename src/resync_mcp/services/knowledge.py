@@ -14,6 +14,7 @@ from resync_mcp.errors import ResyncError
 from resync_mcp.knowledge import messages
 from resync_mcp.knowledge.base import KnowledgeBase, KnowledgeUnavailable
 from resync_mcp.knowledge.search import Passage
+from resync_mcp.notices import Steps, progress
 from resync_mcp.services.plan import PlanService
 from resync_mcp.services.views import (
     DependencyNode,
@@ -136,10 +137,15 @@ class KnowledgeService:
             raise KnowledgeUnavailable("The knowledge base is disabled (knowledge.enabled = false).")
         return self.kb
 
+    async def _cold(self, kb: KnowledgeBase) -> None:
+        if not kb.warm:
+            await progress(0, None, "First knowledge use: loading the knowledge base and the embedding model")
+
     async def search(
         self, query: str, *, limit: int | None, tags: list[str] | None, source: str | None, mode: str = "hybrid"
     ) -> KnowledgeResult:
         kb = self._need()
+        await self._cold(kb)
         n = limit or self.max_results
         found = await anyio.to_thread.run_sync(lambda: kb.search(query, limit=n, tags=tags, source=source, mode=mode))
         views = [passage_view(p) for p in found]
@@ -153,6 +159,7 @@ class KnowledgeService:
 
     async def _runbooks(self, name: str, stream: str | None, query: str | None) -> list[RunbookView]:
         kb = self._need()
+        await self._cold(kb)
         matches = await anyio.to_thread.run_sync(lambda: kb.runbooks_for(name, stream, query=query))
         return [
             RunbookView(
@@ -168,12 +175,15 @@ class KnowledgeService:
 
     async def diagnose(self, *, engine: str | None, job: str) -> Diagnosis:
         """Everything an operator looks at first, in one bounded answer."""
+        steps = Steps(5)
+        await steps.next("Reading the job")
         detail = await self.plan.get_job(engine=engine, job=job)
         j = detail.job
         notes: list[str] = []
         first_errors: list[LogLineView] = []
         around: list[LogLineView] = []
         jobinfo = None
+        await steps.next("Reading its log")
         if detail.runs and detail.runs[-1].start:
             log = await self.plan.get_job_log(engine=engine, job=j.id, tail=5)
             first_errors, jobinfo = log.first_errors[:5], log.jobinfo
@@ -183,6 +193,7 @@ class KnowledgeService:
                 around = window.lines
         else:
             notes.append("The last run has not started: there is no log yet.")
+        await steps.next("Reading what waits on it")
         deps = await self.plan.job_dependencies(engine=engine, job=j.id, direction="successors", depth=1)
         waits_on = [d for d in detail.dependencies if d.satisfied is False]
         codes: list[str] = []
@@ -196,6 +207,7 @@ class KnowledgeService:
         query = " ".join(line.text for line in first_errors[:2]) or f"{j.status} {j.name}"
         runbooks: list[RunbookView] = []
         passages: list[PassageView] = []
+        await steps.next("Searching the runbooks")
         try:
             runbooks = await self._runbooks(j.name, j.job_stream, query)
             result = await self.search(query, limit=3, tags=None, source=None)
@@ -203,6 +215,7 @@ class KnowledgeService:
         except (KnowledgeUnavailable, ResyncError) as exc:
             notes.append(f"Knowledge search unavailable: {exc.message}")
         runs = detail.runs
+        await steps.next("Done")
         return Diagnosis(
             engine=detail.engine,
             as_of=detail.as_of,

@@ -18,14 +18,14 @@ JobRef = Annotated[
 def register(mcp: MCPServer, svc: GraphService, run: Runner) -> None:
     @mcp.tool(title="Impact of a failure", annotations=READ)
     async def impact_of_failure(job: JobRef, engine: Engine = None) -> ImpactResult:
-        """Everything downstream that cannot run until this job succeeds: totals by job stream,
-        the critical jobs and deadlines affected, and the nearest blocked jobs."""
+        """Downstream of a failed or late job: what cannot run until it succeeds, by job stream,
+        with the critical jobs and deadlines affected."""
         return await run("impact_of_failure", engine, {"job": job}, lambda: svc.impact(engine=engine, job=job))
 
     @mcp.tool(title="Root cause of a waiting job", annotations=READ)
     async def root_cause(job: JobRef, engine: Engine = None) -> RootCauseResult:
-        """What actually holds this job: failed, held or cancelled predecessors, unanswered prompts,
-        short resources, missing files, blocking workstations; not every ancestor."""
+        """Upstream of a waiting job: what actually holds it (failed or held predecessors, prompts,
+        resources, files, workstations), not every ancestor."""
         return await run("root_cause", engine, {"job": job}, lambda: svc.root_cause(engine=engine, job=job))
 
     @mcp.tool(title="Critical path and deadline risk", annotations=READ)
@@ -35,8 +35,8 @@ def register(mcp: MCPServer, svc: GraphService, run: Runner) -> None:
         ],
         engine: Engine = None,
     ) -> CriticalPathResult:
-        """The predecessor chain that drives the target's finish, its expected finish, the slack to
-        its deadline and whether the deadline is at risk (estimated and actual durations)."""
+        """Will this job meet its deadline: the predecessor chain that drives its finish, the
+        expected finish and the slack."""
         return await run(
             "critical_path", engine, {"target": target}, lambda: svc.critical_path(engine=engine, target=target)
         )

@@ -14,7 +14,7 @@ LOCAL_READ = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempo
 def register(mcp: MCPServer, health: HealthService, run: Runner) -> None:
     @mcp.tool(title="Server health", annotations=LOCAL_READ)
     async def server_health() -> HealthResult:
-        """Breaker state per engine, cache hits/misses/stale per data class, upstream latency, in-flight calls."""
+        """When engine calls fail or data is stale: breaker per engine, cache, upstream latency, in-flight calls."""
 
         async def report() -> HealthResult:
             return health.report()

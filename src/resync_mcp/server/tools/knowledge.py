@@ -41,7 +41,7 @@ def register(mcp: MCPServer, svc: KnowledgeService, run: Runner) -> None:
             Literal["hybrid", "vector", "keyword"], Field(description="hybrid (default) fuses meaning and words")
         ] = "hybrid",
     ) -> KnowledgeResult:
-        """Runbook and documentation passages for a question or an error line, with citations."""
+        """Runbook and HWA documentation passages for a question or an error line, with citations."""
         args = {"query": query, "tags": tags, "source": source, "limit": limit, "mode": mode}
         return await run(
             "search_knowledge", None, args, lambda: svc.search(query, limit=limit, tags=tags, source=source, mode=mode)
@@ -51,7 +51,7 @@ def register(mcp: MCPServer, svc: KnowledgeService, run: Runner) -> None:
     async def explain_message(
         code: Annotated[str, Field(min_length=1, max_length=80, description="AWS…E code, RC=12, 127, or a status")],
     ) -> MessageExplanation:
-        """Meaning, likely causes and what to check for an HWA message code, a return code or a status."""
+        """For a message code (AWS...E), a return code or a status: meaning, likely causes, what to check."""
 
         async def explain() -> MessageExplanation:
             return explanation(code)
@@ -60,13 +60,13 @@ def register(mcp: MCPServer, svc: KnowledgeService, run: Runner) -> None:
 
     @mcp.tool(title="Runbooks for a job", annotations=READ)
     async def runbooks_for_job(job: JobRef, engine: Engine = None) -> RunbooksResult:
-        """The team runbooks whose name patterns match the job or its job stream, most specific first."""
+        """The team's runbooks written for this job or its job stream, most specific first."""
         return await run("runbooks_for_job", engine, {"job": job}, lambda: svc.runbooks(engine=engine, job=job))
 
     @mcp.tool(title="Diagnose a job", annotations=READ)
     async def diagnose_job(job: JobRef, engine: Engine = None) -> Diagnosis:
-        """One bounded answer: state and runs, the log around the first error, dependencies both
-        ways, explanations of its codes, and matching runbook passages with citations."""
+        """Use first on a failed job: state and runs, the log around the first error, dependencies
+        both ways, its codes explained and runbook passages cited, in one bounded answer."""
         return await run("diagnose_job", engine, {"job": job}, lambda: svc.diagnose(engine=engine, job=job))
 
     @mcp.resource("kb://doc/{doc_id}", name="knowledge_document", mime_type="text/markdown")

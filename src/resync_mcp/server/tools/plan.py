@@ -24,9 +24,7 @@ from resync_mcp.services.views import (
     WorkstationsResult,
 )
 
-Pattern = Annotated[
-    str | None, Field(default=None, max_length=64, description="Name pattern; '*' or '@' is the wildcard")
-]
+Pattern = Annotated[str | None, Field(default=None, max_length=64)]  # wildcards: see the instructions
 Cursor = Annotated[str | None, Field(default=None, max_length=200, description="next_cursor from the previous page")]
 JobRef = Annotated[
     str,
@@ -58,7 +56,7 @@ def register(mcp: MCPServer, svc: PlanService, run: Runner, limits: LimitSetting
 
     @mcp.tool(title="Plan summary", annotations=READ)
     async def plan_summary(engine: Engine = None) -> PlanSummary:
-        """Counts of the current plan's jobs by status and workstation, with late, critical and held counts."""
+        """Start here: the plan's jobs counted by status and workstation, with late, critical and held counts."""
         return await run("plan_summary", engine, {}, lambda: svc.plan_summary(engine=engine))
 
     @mcp.tool(title="Find jobs", annotations=READ)
@@ -94,7 +92,8 @@ def register(mcp: MCPServer, svc: PlanService, run: Runner, limits: LimitSetting
         cursor: Cursor = None,
         engine: Engine = None,
     ) -> FindJobsResult:
-        """Find jobs in the plan by status, name patterns, folder, critical/late flags and time window."""
+        """List jobs by status, name, job stream, workstation, folder, critical/late or time
+        window (failures: status=["ERROR"])."""
         args = {"status": status, "name": name, "job_stream": job_stream, "workstation": workstation}
         return await run(
             "find_jobs",
@@ -119,7 +118,8 @@ def register(mcp: MCPServer, svc: PlanService, run: Runner, limits: LimitSetting
 
     @mcp.tool(title="Get job", annotations=READ)
     async def get_job(job: JobRef, engine: Engine = None) -> JobDetail:
-        """One job: status, last run and return code, time restrictions, dependencies and allowed actions."""
+        """One job before you explain or act on it: status, last run and return code, times,
+        dependencies, allowed actions."""
         return await run("get_job", engine, {"job": job}, lambda: svc.get_job(engine=engine, job=job))
 
     @mcp.tool(title="Get job log", annotations=READ)
@@ -150,7 +150,7 @@ def register(mcp: MCPServer, svc: PlanService, run: Runner, limits: LimitSetting
         ] = None,
         engine: Engine = None,
     ) -> JobLogResult:
-        """A bounded view of a job's log, plus its first error lines and the JOBINFO summary."""
+        """Why a job failed, from its log: a bounded view plus the first error lines and the JOBINFO summary."""
         return await run(
             "get_job_log",
             engine,
@@ -179,7 +179,8 @@ def register(mcp: MCPServer, svc: PlanService, run: Runner, limits: LimitSetting
         ] = 1,
         engine: Engine = None,
     ) -> DependenciesResult:
-        """Predecessors and successors of a job, with their statuses, to a given depth."""
+        """A job's direct predecessors or successors with their statuses (for the whole chain:
+        impact_of_failure, root_cause)."""
         return await run(
             "job_dependencies",
             engine,
@@ -201,7 +202,7 @@ def register(mcp: MCPServer, svc: PlanService, run: Runner, limits: LimitSetting
         cursor: Cursor = None,
         engine: Engine = None,
     ) -> FindJobStreamsResult:
-        """Find job stream instances in the plan by status, name, workstation and folder."""
+        """List job stream instances by status, name, workstation and folder."""
         return await run(
             "find_job_streams",
             engine,
@@ -246,7 +247,7 @@ def register(mcp: MCPServer, svc: PlanService, run: Runner, limits: LimitSetting
         cursor: Cursor = None,
         engine: Engine = None,
     ) -> WorkstationsResult:
-        """Workstations with link state, fence and limit, and what blocks jobs there."""
+        """Workstations with link state, fence and limit: why jobs there do not start."""
         return await run(
             "list_workstations",
             engine,
@@ -258,7 +259,7 @@ def register(mcp: MCPServer, svc: PlanService, run: Runner, limits: LimitSetting
     async def list_resources(
         name: Pattern = None, limit: Limit = None, cursor: Cursor = None, engine: Engine = None
     ) -> ResourcesResult:
-        """Resources with quantity, availability and holders."""
+        """Resources with quantity, availability and holders: why jobs wait for one."""
         return await run(
             "list_resources",
             engine,
@@ -273,7 +274,7 @@ def register(mcp: MCPServer, svc: PlanService, run: Runner, limits: LimitSetting
         cursor: Cursor = None,
         engine: Engine = None,
     ) -> PromptsResult:
-        """Prompts in the plan, and how many are waiting for a reply."""
+        """Prompts in the plan and those waiting for a reply."""
         return await run(
             "list_prompts",
             engine,

@@ -7,6 +7,7 @@ import hashlib
 from typing import Any
 
 from resync_mcp.errors import InvalidArgument
+from resync_mcp.notices import progress
 from resync_mcp.services import filters as f
 from resync_mcp.services.control import preconditions as pre
 from resync_mcp.services.control.prep import (
@@ -198,13 +199,16 @@ async def bulk(ctx: Ctx) -> Prepared:
     exact = "id IN [" + ", ".join(f"'{j.id}'" for j in jobs) + "]"
 
     async def send(acts: HwaActions, why: Justification) -> str:
+        await progress(1, 3, f"Asking HWA to {action.replace('_', ' ')} {len(jobs)} job(s)")
         ok, failed = await acts.bulk_job_action(wire, exact, limit, why)
+        await progress(2, 3, f"HWA answered: {len(ok)} done, {len(failed)} refused; reading their states back")
         outcome.update(ok=ok, failed=failed)
         shown = "; ".join(f"{i}: {m[:120]}" for i, m in failed[:5])
         return f"{len(ok)} done, {len(failed)} refused by HWA" + (f" ({shown})" if shown else "")
 
     async def reread() -> str:
         again = await ctx.client.query_jobs(oql=oql, limit=ctx.bulk_cap + 1, fresh=True)
+        await progress(3, 3, "States read back")
         after: dict[str, int] = {}
         for j in again.results:
             after[_state(j)] = after.get(_state(j), 0) + 1

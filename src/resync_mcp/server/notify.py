@@ -1,0 +1,73 @@
+"""Progress and log notifications to the client (``resync_mcp.notices`` reports them).
+
+- Progress: for a request that carried a progress token, ``notifications/progress`` on that
+  request's stream (the SDK's ``report_progress`` is a no-op without a token).
+- Logging: the server declares the logging capability. 2025-era clients pick a minimum level
+  with ``logging/setLevel`` (default ``warning``: only what an operator should act on);
+  2026-era clients opt in per request through ``_meta`` and the SDK drops what they did not
+  ask for. Messages ride the stream of the call they concern.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+from mcp.server.mcpserver import MCPServer
+from mcp.shared.exceptions import MCPDeprecationWarning
+from mcp.types import EmptyResult, SetLevelRequestParams
+
+from resync_mcp.notices import Level, notice_var, progress_var
+
+_KEY = "resync.log_level"
+DEFAULT_LEVEL: Level = "warning"
+_RANK = {
+    name: i for i, name in enumerate(("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"))
+}
+
+
+def _state(ctx: ServerRequestContext[Any, Any]) -> dict[str, Any]:
+    # The SDK keeps per-connection application state on the Connection, which ServerSession
+    # holds privately; a per-connection level needs exactly that scope.
+    connection = getattr(ctx.session, "_connection", None)
+    state = getattr(connection, "state", None)
+    return state if isinstance(state, dict) else {}
+
+
+async def set_level(ctx: ServerRequestContext[Any, Any], params: SetLevelRequestParams) -> EmptyResult:
+    _state(ctx)[_KEY] = params.level
+    return EmptyResult()
+
+
+class Notifications:
+    """Middleware: during a tools/call or resources/read, progress and notices go to its client."""
+
+    async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        if ctx.method not in ("tools/call", "resources/read") or ctx.session is None:
+            return await call_next(ctx)
+        session = ctx.session
+        minimum = _RANK[str(_state(ctx).get(_KEY, DEFAULT_LEVEL))]
+
+        sent: set[tuple[Any, ...]] = set()  # a call that makes several requests tells each thing once
+
+        async def send(level: Level, data: dict[str, Any]) -> None:
+            key = (data.get("event"), data.get("engine"))
+            if _RANK[level] < minimum or key in sent:
+                return
+            sent.add(key)
+            with warnings.catch_warnings():  # protocol logging is deprecated in the 2026 era, still served
+                warnings.simplefilter("ignore", MCPDeprecationWarning)
+                await session.send_log_message(level, data, logger="resync-mcp", related_request_id=ctx.request_id)
+
+        tokens = (progress_var.set(session.report_progress), notice_var.set(send))
+        try:
+            return await call_next(ctx)
+        finally:
+            progress_var.reset(tokens[0])
+            notice_var.reset(tokens[1])
+
+
+def register(mcp: MCPServer) -> None:
+    """Serve logging/setLevel (which also makes the server declare the logging capability)."""
+    mcp._lowlevel_server.add_request_handler("logging/setLevel", SetLevelRequestParams, set_level)
