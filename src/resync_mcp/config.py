@@ -122,6 +122,8 @@ class ServerSettings(_Frozen):
     allowed_hosts: tuple[str, ...] = ()
     allowed_origins: tuple[str, ...] = ()
     shutdown_grace_s: float = Field(default=10.0, ge=0, le=600)  # calls in flight may finish after SIGTERM
+    sse_retry_ms: int = Field(default=2000, ge=100, le=60_000)  # reconnect delay a client is told (Streamable HTTP)
+    sse_replay_events: int = Field(default=1000, ge=10, le=100_000)  # events kept for a reconnecting client
 
 
 class LimitSettings(_Frozen):

@@ -190,3 +190,17 @@ async def test_diagnose_job_reports_its_steps_and_a_cold_start_says_so(app: App,
         seen.clear()
         await client.call_tool("diagnose_job", {"job": failed["id"]}, progress_callback=report)
         assert not any(m and m.startswith("First knowledge use") for _, _, m in seen)  # warm now
+
+
+async def test_an_unusable_knowledge_folder_is_one_sentence_naming_the_setting(
+    app: App, embedder: Any, tmp_path: Any
+) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the knowledge folder should be")
+    assert app.knowledge_service is not None
+    app.knowledge_service.kb = KnowledgeBase(blocker, embedder=embedder)
+    async with Client(app.server) as client:
+        text = await error_text(client, "search_knowledge", {"query": "workstation unlinked"})
+        assert "Traceback" not in text
+    assert f"The knowledge folder {blocker} cannot be used" in text and "RESYNC_KNOWLEDGE__DIR" in text
+    assert blocker.read_text().startswith("a file")  # nothing was lost

@@ -23,6 +23,7 @@ import anyio
 import structlog
 
 from resync_mcp.config import ServerSettings
+from resync_mcp.server.events import MemoryEventStore
 
 if TYPE_CHECKING:
     from mcp.server.transport_security import TransportSecuritySettings
@@ -103,6 +104,8 @@ async def _uvicorn(app: App, srv: ServerSettings, security: TransportSecuritySet
     if srv.transport == "http":
         starlette = app.server.streamable_http_app(
             streamable_http_path=srv.path,
+            event_store=MemoryEventStore(srv.sse_replay_events),
+            retry_interval=srv.sse_retry_ms,
             transport_security=security,
             host=srv.host,
         )
