@@ -22,7 +22,13 @@ lint: setup
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy src
 
-test: lint
+# The official MCP conformance suite (tests/test_conformance.py), from the npm registry.
+conformance/node_modules/.installed: conformance/package.json conformance/package-lock.json
+	@if command -v npm >/dev/null; then \
+	  npm ci --prefix conformance --no-audit --no-fund --loglevel=error && touch $@; \
+	else echo "npm not found: the conformance tests will be skipped (CI fails instead)"; fi
+
+test: lint conformance/node_modules/.installed
 	bash scripts/ensure-redis.sh
 	$(BIN)/pytest
 
