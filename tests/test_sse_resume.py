@@ -55,8 +55,8 @@ async def test_priming_event_and_resumption_after_a_dropped_stream(tmp_path: Pat
                 await c.post("/mcp", json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=headers)
                 call = {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "plan_summary"}}
                 async with c.stream("POST", "/mcp", json=call, headers=headers) as r:
-                    async for first in _events(r):
-                        break  # the priming event only: the stream is dropped before the answer
+                    # the priming event only: the stream is dropped before the answer
+                    first = await anext(aiter(_events(r)))
                 assert first["data"] == "" and first["retry"] == "2000"
                 resume = {"Accept": "text/event-stream", "mcp-session-id": session, "Last-Event-ID": first["id"]}
                 resume["mcp-protocol-version"] = "2025-11-25"

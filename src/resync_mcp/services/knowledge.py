@@ -213,7 +213,7 @@ class KnowledgeService:
             result = await self.search(query, limit=3, tags=None, source=None)
             passages = result.passages
         except (KnowledgeUnavailable, ResyncError) as exc:
-            notes.append(f"Knowledge search unavailable: {exc.message}")
+            notes.append(f"Knowledge search unavailable: {exc}")
         runs = detail.runs
         await steps.next("Done")
         return Diagnosis(
