@@ -1,6 +1,8 @@
-"""Time from process start to the first tools/list answer over stdio (median of N runs).
+"""Time from process start to the first tools/list answer over stdio, against a bare SDK server
+measured in the same run (runs alternated), and the whole wait of a first question: start to
+the answer of the first tools/call (plan_summary for us, the bare server's one tool).
 
-python bench/bench_startup.py [--runs 5]
+python bench/bench_startup.py [--runs 7]
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ import tempfile
 import time
 
 HOME = tempfile.mkdtemp(prefix="resync-bench-home-")
-
 INIT = {
     "jsonrpc": "2.0",
     "id": 1,
@@ -26,24 +27,31 @@ INITIALIZED = {"jsonrpc": "2.0", "method": "notifications/initialized"}
 LIST = {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}
 
 
-def once(cmd: list[str]) -> float:
+def once(cmd: list[str], tool: str) -> tuple[float, float]:
+    """Seconds from start to the tools/list answer, and to the first tools/call answer."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RESYNC_", "XDG_"))}
     env["HOME"] = HOME  # a fresh user, as a desktop client starts it: no data folder yet on the first run
+    call = {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": tool, "arguments": {}}}
     t = time.perf_counter()
     proc = subprocess.Popen(
         cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env
     )
     assert proc.stdin and proc.stdout
-    for msg in (INIT, INITIALIZED, LIST):
+    for msg in (INIT, INITIALIZED, LIST, call):
         proc.stdin.write(json.dumps(msg) + "\n")
     proc.stdin.flush()
+    listed = called = 0.0
     for line in proc.stdout:
-        if json.loads(line).get("id") == 2:
+        answer = json.loads(line)
+        if answer.get("id") == 2:
+            listed = time.perf_counter() - t
+        if answer.get("id") == 3:
+            assert "result" in answer and not answer["result"].get("isError"), answer
+            called = time.perf_counter() - t
             break
-    elapsed = time.perf_counter() - t
     proc.kill()
     proc.wait()
-    return elapsed
+    return listed, called
 
 
 def main(runs: int) -> None:
@@ -54,19 +62,19 @@ def main(runs: int) -> None:
         "@m.tool()\ndef c() -> int:\n    return 1\nm.run()",
     ]
     ours = [sys.executable, "-m", "resync_mcp", "serve", "--demo"]
-    bs: list[float] = []
-    os_: list[float] = []
+    b: list[tuple[float, float]] = []
+    o: list[tuple[float, float]] = []
     for _ in range(runs):  # alternated, so that a busy moment of the machine hits both alike
-        bs.append(once(bare))
-        os_.append(once(ours))
-    b, o = statistics.median(bs), statistics.median(os_)
-    print(
-        f"start -> first tools/list over stdio, median of {runs}: bare MCPServer {b:.2f}s, "
-        f"resync-mcp serve --demo (2000-job plan) {o:.2f}s, ratio {o / b:.1f}"
-    )
+        b.append(once(bare, "c"))
+        o.append(once(ours, "plan_summary"))
+    bl, ol = statistics.median(x[0] for x in b), statistics.median(x[0] for x in o)
+    bc, oc = statistics.median(x[1] for x in b), statistics.median(x[1] for x in o)
+    print(f"stdio, median of {runs} alternated runs (ours: serve --demo, a 2,000-job plan):")
+    print(f"  start -> first tools/list: bare MCPServer {bl:.2f}s, resync-mcp {ol:.2f}s, ratio {ol / bl:.2f}")
+    print(f"  start -> first tools/call answer: bare {bc:.2f}s, resync-mcp (plan_summary) {oc:.2f}s")
 
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
-    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--runs", type=int, default=7)
     main(ap.parse_args().runs)

@@ -29,9 +29,10 @@ from resync_mcp.knowledge.base import KnowledgeBase, KnowledgeUnavailable
 from resync_mcp.resilience.breaker import BreakerPolicy
 from resync_mcp.resilience.retry import RetryPolicy
 from resync_mcp.resilience.stages import BreakerStage, BulkheadStage, RetryStage, Sleep
-from resync_mcp.security.policy import Policy, Principal, default_confirm, exposed
-from resync_mcp.server import build_server
+from resync_mcp.security.policy import Policy, Principal, default_confirm
+from resync_mcp.server.build import build_server
 from resync_mcp.server.pipeline import AuditStage, AuthorizeStage, ErrorBoundary, FreshnessStage, LogStage, Pipeline
+from resync_mcp.server.shell import Shell
 from resync_mcp.services.control.safety import ConfirmationTokens, IdempotencyStore
 from resync_mcp.services.control.service import ControlService
 from resync_mcp.services.engines import EngineRegistry
@@ -232,10 +233,16 @@ def build_upstream(settings: Settings, clock: Clock, sleep: Sleep | None = None)
 
 
 def build_app(
-    settings: Settings, *, clock: Clock | None = None, simulator: Simulator | None = None, sleep: Sleep | None = None
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    simulator: Simulator | None = None,
+    sleep: Sleep | None = None,
+    shell: Shell | None = None,
 ) -> App:
     """Wire everything once. ``simulator`` replaces the demo engine's plan and ``sleep`` the
-    retry wait (tests inject both)."""
+    retry wait (tests inject both); ``shell`` is a server already answering (stdio's fast
+    start), on which the tools are registered."""
     clock = clock or SystemClock()
     upstream = build_upstream(settings, clock, sleep)
     stages = upstream.stages()
@@ -293,7 +300,7 @@ def build_app(
         else None  # nothing is opened or loaded here: the first knowledge call does it
     )
     knowledge = KnowledgeService(kb, service, clock, max_results=k.max_results)
-    tools = exposed(settings.enabled_toolsets(), sec.allow_tools, sec.deny_tools, read_only=sec.read_only)
+    tools = settings.listed_tools()
     server = build_server(
         service,
         pipeline,
@@ -306,6 +313,7 @@ def build_app(
         graph,
         version=__version__,
         log_level=settings.log_level,
+        shell=shell,
     )
     return App(
         settings, clock, engines, service, pipeline, upstream, server, sims, control, audit, kb, knowledge, graph

@@ -241,27 +241,29 @@ def _audit(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _serve(settings: Settings) -> int:
+    if not settings.engine_names():
+        raise ConfigError(
+            "No engine is configured.", hint="Add [engines.NAME] to the config file, or run `resync-mcp serve --demo`."
+        )
+    srv = settings.server
+    if srv.transport == "stdio":  # answers at once, builds behind (server/gate.py)
+        from resync_mcp.server.stdio import serve_stdio
+
+        anyio.run(serve_stdio, settings)
+        return 0
+
     from mcp.server.transport_security import TransportSecuritySettings
 
     from resync_mcp.app import build_app
     from resync_mcp.server.serve import serve
 
-    if not settings.engine_names():
-        raise ConfigError(
-            "No engine is configured.", hint="Add [engines.NAME] to the config file, or run `resync-mcp serve --demo`."
-        )
     app = build_app(settings)
-    srv = settings.server
-
-    security = None
-    if srv.transport != "stdio":
-        security = TransportSecuritySettings(
-            enable_dns_rebinding_protection=True,
-            allowed_hosts=list(srv.allowed_hosts)
-            or [f"127.0.0.1:{srv.port}", f"localhost:{srv.port}", f"[::1]:{srv.port}"],
-            allowed_origins=list(srv.allowed_origins)
-            or [f"http://127.0.0.1:{srv.port}", f"http://localhost:{srv.port}"],
-        )
+    security = TransportSecuritySettings(
+        enable_dns_rebinding_protection=True,
+        allowed_hosts=list(srv.allowed_hosts)
+        or [f"127.0.0.1:{srv.port}", f"localhost:{srv.port}", f"[::1]:{srv.port}"],
+        allowed_origins=list(srv.allowed_origins) or [f"http://127.0.0.1:{srv.port}", f"http://localhost:{srv.port}"],
+    )
 
     async def run() -> None:
         await serve(app, srv, security)

@@ -338,6 +338,13 @@ class Settings(BaseSettings):
             return self.security.toolsets
         return ("read", "operate", "admin") if self.simulator_only() else ("read",)
 
+    def listed_tools(self) -> frozenset[str]:
+        """The tools this server lists: the enabled toolsets, plus allow, minus deny."""
+        from resync_mcp.security.policy import exposed
+
+        sec = self.security
+        return exposed(self.enabled_toolsets(), sec.allow_tools, sec.deny_tools, read_only=sec.read_only)
+
     def operator_role(self) -> str:
         return self.security.role or ("admin" if self.simulator_only() else "operator")
 

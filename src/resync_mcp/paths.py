@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Literal
 
+from resync_mcp.errors import ConfigError
+
 APP = "resync-mcp"
 _XDG = {
     "data": ("XDG_DATA_HOME", ".local/share"),
@@ -33,3 +35,22 @@ def user_dir(kind: Literal["data", "config", "state"]) -> Path:
     env, fallback = _XDG[kind]
     base = os.environ.get(env)
     return (Path(base) if base else Path.home() / fallback) / APP
+
+
+def writable_folder(path: Path) -> str | None:
+    """Why ``path`` cannot hold our files (created if missing), or None when it can."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return f"{getattr(exc, 'filename', None) or path}: {exc.strerror or exc}"
+    if not os.access(path, os.W_OK | os.X_OK):
+        return f"{path}: not writable by this user"
+    return None
+
+
+def unusable_folder(what: str, why: str, setting: str, env: str, off: str) -> ConfigError:
+    """The one sentence for a data folder that cannot be used, naming the setting that moves it."""
+    return ConfigError(
+        f"The {what} folder cannot be used: {why}.",
+        hint=f"Set {setting} ({env}) to a folder this user can write, or {off}.",
+    )

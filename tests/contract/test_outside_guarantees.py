@@ -42,6 +42,7 @@ async def test_a_misspelled_preview_writes_nothing_on_the_engine(tmp_path: Path)
 async def test_a_hung_engine_answers_within_the_deadline(tmp_path: Path) -> None:
     with configured_engine(tmp_path, toml=STRICT, faults={"hang": True}) as lab:
         async with Client(lab.stdio()) as mcp:
+            await mcp.call_tool("server_health", {})  # the app is built (stdio answers before it is): time the engine
             for tool in ("list_workstations", "list_prompts"):
                 started = time.monotonic()
                 result = await mcp.call_tool(tool, {})

@@ -15,18 +15,9 @@ import structlog
 
 from resync_mcp.audit.redact import redact
 from resync_mcp.audit.store import AuditStore, AuditUnavailable
+from resync_mcp.clientinfo import ClientInfo, client_var
 
 log = structlog.get_logger("resync_mcp.audit")
-
-
-@dataclass(frozen=True)
-class ClientInfo:
-    name: str | None = None
-    version: str | None = None
-    transport: str = "local"
-
-
-client_var: contextvars.ContextVar[ClientInfo | None] = contextvars.ContextVar("resync_client", default=None)
 
 
 @dataclass

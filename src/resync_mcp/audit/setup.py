@@ -15,7 +15,7 @@ from resync_mcp.audit.verify import Report, verify
 from resync_mcp.clock import Clock, SystemClock
 from resync_mcp.config import AuditSettings
 from resync_mcp.errors import ConfigError
-from resync_mcp.paths import user_dir
+from resync_mcp.paths import unusable_folder, user_dir
 
 DB_NAME = "audit.db"
 
@@ -75,10 +75,8 @@ def open_store(a: AuditSettings, clock: Clock, *, readonly: bool = False) -> Aud
         return store.open(readonly=readonly)
     except (OSError, sqlite3.Error) as exc:
         where = getattr(exc, "filename", None) or a.path
-        raise ConfigError(
-            f"The audit folder cannot be used: {where}: {getattr(exc, 'strerror', None) or exc}.",
-            hint="Set audit.dir (RESYNC_AUDIT__DIR) to a folder this user can write, or audit.enabled = false.",
-        ) from None
+        why = f"{where}: {getattr(exc, 'strerror', None) or exc}"
+        raise unusable_folder("audit", why, "audit.dir", "RESYNC_AUDIT__DIR", "audit.enabled = false") from None
 
 
 def trusted_keys(a: AuditSettings) -> set[str]:

@@ -1,0 +1,72 @@
+"""The MCP server object before the app exists: identity, instructions, capabilities and the
+middleware every request passes. It imports nothing heavy, so that over stdio it answers a
+client's first requests while the rest is built (server/gate.py); build_server() then
+registers the tools, prompts and resources on it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+from mcp.server.mcpserver import MCPServer
+from mcp.types import Tool
+
+from resync_mcp.clientinfo import ClientInfo, client_var
+from resync_mcp.server import notify
+from resync_mcp.server.arguments import StrictArguments
+from resync_mcp.server.gate import ReadyGate
+from resync_mcp.server.instructions import INSTRUCTIONS
+from resync_mcp.server.protocol_errors import PromptChecks
+
+
+class ClientInfoMiddleware:
+    """Tells the audit which client (name, version) and transport each request came from."""
+
+    async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        params = ctx.session.client_params if ctx.session is not None else None
+        info = params.client_info if params is not None else None
+        transport = "http" if getattr(ctx.request, "headers", None) is not None else "local"
+        token = client_var.set(
+            ClientInfo(info.name[:100] if info else None, info.version[:50] if info else None, transport)
+        )
+        try:
+            return await call_next(ctx)
+        finally:
+            client_var.reset(token)
+
+
+class ShellServer(MCPServer):
+    """An MCPServer whose tools/list, until the app is ready, is the gate's early listing."""
+
+    gate: ReadyGate
+
+    async def list_tools(self) -> list[Tool]:
+        if not self.gate.ready.is_set() and self.gate.listing is not None:
+            return list(self.gate.listing)
+        return await super().list_tools()
+
+
+@dataclass
+class Shell:
+    mcp: MCPServer
+    gate: ReadyGate
+    strict: StrictArguments
+    prompt_checks: PromptChecks
+
+
+def make_shell(*, version: str, log_level: str = "INFO", listing: list[Tool] | None = None) -> Shell:
+    """``listing``: what tools/list answers before the app is ready (None: wait for it)."""
+    gate, strict, prompt_checks = ReadyGate(listing), StrictArguments(), PromptChecks()
+    mcp = ShellServer(
+        "resync-mcp",
+        title="HWA / TWS plan assistant",
+        instructions=INSTRUCTIONS,
+        version=version,
+        log_level=log_level,  # type: ignore[arg-type]
+        middleware=[gate, ClientInfoMiddleware(), notify.Notifications(), strict, prompt_checks],
+    )
+    mcp.gate = gate
+    notify.register(mcp)
+    strict.server = prompt_checks.server = mcp
+    return Shell(mcp, gate, strict, prompt_checks)

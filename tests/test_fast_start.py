@@ -1,0 +1,114 @@
+"""stdio's fast first answer: tools/list from the shipped surface while the app is built, every
+other request held until it is ready, and the shipped surface equal to a real build."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import anyio
+import pytest
+from anyio import wait_all_tasks_blocked
+from mcp import Client
+from mcp.shared.exceptions import MCPError
+
+from resync_mcp.app import build_app
+from resync_mcp.clock import FakeClock
+from resync_mcp.config import Settings
+from resync_mcp.server.gate import SURFACE, first_listing, live_surface
+from resync_mcp.server.shell import make_shell
+from resync_mcp.simulator import Simulator
+from tests.conftest import call
+from tests.test_transports import _env
+
+pytestmark = pytest.mark.anyio
+
+
+def test_the_shipped_surface_is_what_a_build_publishes() -> None:
+    shipped = json.loads(SURFACE.read_text())
+    assert shipped == live_surface(), "stale: run `python -m resync_mcp.server.gate` to rewrite surface.json"
+
+
+async def test_tools_are_listed_before_the_build_and_calls_wait_for_it(
+    settings: Settings, clock: FakeClock, sim: Simulator
+) -> None:
+    listing = first_listing(settings.limits, settings.listed_tools())
+    assert listing is not None and {t.name for t in listing} == settings.listed_tools()
+    shell = make_shell(version="test", listing=listing)
+    async with Client(shell.mcp) as mcp:
+        early = (await mcp.list_tools()).tools
+        assert [t.name for t in early] == [t.name for t in listing]  # answered with no app at all
+        answers: list[dict[str, object]] = []
+
+        async def ask() -> None:
+            answers.append(await call(mcp, "plan_summary", {}))
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ask)
+            await wait_all_tasks_blocked()
+            assert answers == [] and not shell.gate.ready.is_set()  # held, not refused
+            build_app(settings, clock=clock, simulator=sim, shell=shell)
+            shell.gate.open()
+        assert answers[0]["total_jobs"] == len(sim.plan.jobs)
+        late = (await mcp.list_tools()).tools
+        assert [t.model_dump() for t in late] == [t.model_dump() for t in early]  # the same surface
+
+
+async def test_other_limits_make_the_list_wait_for_the_build(settings: Settings) -> None:
+    limits = settings.limits.model_copy(update={"max_limit": 100})
+    assert first_listing(limits, settings.listed_tools()) is None  # its page sizes differ: not the shipped list
+
+
+async def test_a_failed_build_is_answered_with_its_sentence() -> None:
+    shell = make_shell(version="test", listing=None)
+    shell.gate.fail("resync-mcp could not start: The audit folder cannot be used: /x: Permission denied.")
+    async with Client(shell.mcp) as mcp:
+        with pytest.raises(MCPError) as info:
+            await mcp.list_tools()
+    assert "audit folder cannot be used" in info.value.error.message
+
+
+def test_a_stdio_server_lists_the_same_tools_before_and_after_it_is_ready(tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "resync_mcp", "serve", "--demo", "--demo-jobs", "50"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=_env() | {"HOME": str(tmp_path / "home")},
+        cwd=str(tmp_path),
+    )
+    init = {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}
+    messages = [
+        {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": init},
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
+        {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "plan_summary", "arguments": {}}},
+    ]
+    assert proc.stdin is not None and proc.stdout is not None
+    answers: dict[int, dict[str, object]] = {}
+
+    def send(*batch: dict[str, object]) -> None:
+        assert proc.stdin is not None
+        proc.stdin.write(b"".join(json.dumps(m).encode() + b"\n" for m in batch))
+        proc.stdin.flush()
+
+    def until(last: int) -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            reply = json.loads(line)
+            answers[reply.get("id")] = reply
+            if last in answers:
+                return
+
+    try:
+        send(*messages)
+        until(3)  # the call's answer: the app is built
+        send({"jsonrpc": "2.0", "id": 4, "method": "tools/list"})
+        until(4)
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+    assert answers[3]["result"]["structuredContent"]["total_jobs"] == 50  # type: ignore[index]
+    assert answers[2]["result"] == answers[4]["result"]
