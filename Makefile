@@ -35,6 +35,8 @@ test: lint conformance/node_modules/.installed
 bench: setup
 	$(BIN)/python bench/bench_tools.py
 	$(BIN)/python bench/bench_startup.py
+	$(BIN)/python bench/bench_surface.py
+	$(BIN)/python bench/bench_warmup.py
 	$(BIN)/python bench/bench_storm.py
 	$(BIN)/python bench/bench_control.py
 	$(BIN)/python bench/bench_audit.py

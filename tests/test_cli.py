@@ -119,3 +119,22 @@ def test_config_is_accepted_anywhere_on_the_line(
     cfg.write_text("[demo]\nenabled = true\njobs = 20\n")
     assert main([a.replace("{cfg}", str(cfg)) for a in argv]) == 0
     assert "built-in simulator, seed 42, 20 jobs" in capsys.readouterr().out
+
+
+def test_the_config_is_found_in_the_users_config_folder_after_the_env(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from resync_mcp.paths import user_dir
+
+    for key in [k for k in __import__("os").environ if k.startswith("RESYNC_")]:
+        monkeypatch.delenv(key)
+    folder = user_dir("config")  # the test's own HOME (conftest)
+    folder.mkdir(parents=True)
+    (folder / "resync.toml").write_text("[demo]\nenabled = true\njobs = 30\n")
+    assert main(["check"]) == 0
+    assert "built-in simulator, seed 42, 30 jobs" in capsys.readouterr().out
+    named = tmp_path / "other.toml"
+    named.write_text("[demo]\nenabled = true\njobs = 40\n")
+    monkeypatch.setenv("RESYNC_CONFIG", str(named))  # the environment comes first
+    assert main(["check"]) == 0
+    assert "40 jobs" in capsys.readouterr().out

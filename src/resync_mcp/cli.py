@@ -18,7 +18,11 @@ from resync_mcp.errors import ConfigError
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="resync-mcp", description="MCP server for HCL Workload Automation (HWA/TWS).")
     p.add_argument("--version", action="version", version=f"resync-mcp {__version__}")
-    p.add_argument("--config", help="TOML settings file (default: $RESYNC_CONFIG or ./config/resync.toml)")
+    p.add_argument(
+        "--config",
+        help="TOML settings file (default: $RESYNC_CONFIG, then resync.toml in the user's config folder, "
+        "then ./config/resync.toml)",
+    )
     p.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     sub = p.add_subparsers(dest="command", required=True)
 

@@ -432,11 +432,13 @@ _toml_path = _PathHolder()
 
 
 def find_config_file(explicit: str | None) -> Path | None:
-    """--config, then $RESYNC_CONFIG, then ./config/resync.toml if it exists."""
+    """--config, then $RESYNC_CONFIG, then resync.toml in the user's config folder, then
+    ./config/resync.toml (a checkout), whichever exists first."""
     chosen = explicit or os.environ.get(f"{ENV_PREFIX}CONFIG")
     if chosen:
         return Path(chosen)
-    return next((p for p in DEFAULT_CONFIG_PATHS if p.is_file()), None)
+    candidates = (user_dir("config") / "resync.toml", *DEFAULT_CONFIG_PATHS)
+    return next((p for p in candidates if p.is_file()), None)
 
 
 def load_settings(config_file: str | None = None, overrides: dict[str, Any] | None = None) -> Settings:
