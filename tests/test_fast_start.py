@@ -4,8 +4,6 @@ other request held until it is ready, and the shipped surface equal to a real bu
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import anyio
@@ -21,7 +19,7 @@ from resync_mcp.server.gate import SURFACE, first_listing, live_surface
 from resync_mcp.server.shell import make_shell
 from resync_mcp.simulator import Simulator
 from tests.conftest import call
-from tests.test_transports import _env
+from tests.rawstdio import HANDSHAKE, raw_server
 
 pytestmark = pytest.mark.anyio
 
@@ -71,44 +69,11 @@ async def test_a_failed_build_is_answered_with_its_sentence() -> None:
 
 
 def test_a_stdio_server_lists_the_same_tools_before_and_after_it_is_ready(tmp_path: Path) -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "resync_mcp", "serve", "--demo", "--demo-jobs", "50"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        env=_env() | {"HOME": str(tmp_path / "home")},
-        cwd=str(tmp_path),
-    )
-    init = {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}
-    messages = [
-        {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": init},
-        {"jsonrpc": "2.0", "method": "notifications/initialized"},
-        {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
-        {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "plan_summary", "arguments": {}}},
-    ]
-    assert proc.stdin is not None and proc.stdout is not None
-    answers: dict[int, dict[str, object]] = {}
-
-    def send(*batch: dict[str, object]) -> None:
-        assert proc.stdin is not None
-        proc.stdin.write(b"".join(json.dumps(m).encode() + b"\n" for m in batch))
-        proc.stdin.flush()
-
-    def until(last: int) -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            reply = json.loads(line)
-            answers[reply.get("id")] = reply
-            if last in answers:
-                return
-
-    try:
-        send(*messages)
-        until(3)  # the call's answer: the app is built
-        send({"jsonrpc": "2.0", "id": 4, "method": "tools/list"})
-        until(4)
-    finally:
-        proc.kill()
-        proc.wait(timeout=10)
-    assert answers[3]["result"]["structuredContent"]["total_jobs"] == 50  # type: ignore[index]
-    assert answers[2]["result"] == answers[4]["result"]
+    call_ = {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "plan_summary", "arguments": {}}}
+    with raw_server(tmp_path, home=tmp_path / "home") as server:
+        server.send(*HANDSHAKE, {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}, call_)
+        answered = server.until(3)  # the call's answer: the app is built
+        server.send({"jsonrpc": "2.0", "id": 4, "method": "tools/list"})
+        after = server.until(4)
+    assert answered["result"]["structuredContent"]["total_jobs"] == 50
+    assert server.answers[2]["result"] == after["result"]

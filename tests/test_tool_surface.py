@@ -4,8 +4,6 @@ the compacted schemas still describe, and validate, what the tools take and retu
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +17,7 @@ from resync_mcp.config import Settings
 from resync_mcp.security.policy import RULES
 from resync_mcp.server.schemas import compact_input, compact_output
 from tests.conftest import call
-from tests.test_transports import _env
+from tests.rawstdio import HANDSHAKE, raw_server
 
 pytestmark = pytest.mark.anyio
 
@@ -45,34 +43,13 @@ async def test_the_tool_list_fits_its_budget(toolsets: list[str], budget: int) -
 
 def test_the_budget_holds_on_the_wire_of_a_real_stdio_server(tmp_path: Path) -> None:
     """The bytes a desktop client receives: the tools/list line of `serve --demo` (every toolset)."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "resync_mcp", "serve", "--demo", "--demo-jobs", "50"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        env=_env(),
-        cwd=str(tmp_path),
-    )
-    init = {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}
-    messages = [
-        {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": init},
-        {"jsonrpc": "2.0", "method": "notifications/initialized"},
-        {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
-    ]
-    assert proc.stdin is not None and proc.stdout is not None
-    proc.stdin.write(b"".join(json.dumps(m).encode() + b"\n" for m in messages))
-    proc.stdin.flush()
-    try:
-        line = b""
-        for line in proc.stdout:
-            if json.loads(line).get("id") == 2:
-                break
-    finally:
-        proc.kill()
-        proc.wait(timeout=10)
-    tools = json.loads(line)["result"]["tools"]
+    with raw_server(tmp_path) as server:
+        server.send(*HANDSHAKE, {"jsonrpc": "2.0", "id": 2, "method": "tools/list"})
+        tools = server.until(2)["result"]["tools"]
+        line = server.lines[2]
     assert len(tools) == len(RULES)
-    assert len(json.dumps({"tools": tools}, separators=(",", ":"))) <= ALL_BUDGET
+    assert len(json.dumps({"tools": tools}, separators=(",", ":")).encode()) <= ALL_BUDGET
+    assert len(line) <= ALL_BUDGET + 200  # the whole line: the JSON-RPC envelope adds a few bytes
 
 
 def test_compaction_keeps_the_contract_and_drops_the_repetition() -> None:
