@@ -16,7 +16,6 @@ from typing import Any, Literal
 import structlog
 
 Level = Literal["debug", "info", "notice", "warning", "error"]
-LEVELS: tuple[Level, ...] = ("debug", "info", "notice", "warning", "error")
 
 ProgressSink = Callable[[float, float | None, str | None], Awaitable[None]]
 NoticeSink = Callable[[Level, dict[str, Any]], Awaitable[None]]
