@@ -32,8 +32,8 @@ def test_the_shipped_surface_is_what_a_build_publishes() -> None:
 async def test_tools_are_listed_before_the_build_and_calls_wait_for_it(
     settings: Settings, clock: FakeClock, sim: Simulator
 ) -> None:
-    listing = first_listing(settings.limits, settings.listed_tools())
-    assert listing is not None and {t.name for t in listing} == settings.listed_tools()
+    listing = first_listing(settings.limits, settings.local_tools())
+    assert listing is not None and {t.name for t in listing} == settings.local_tools()
     shell = make_shell(version="test", listing=listing)
     async with Client(shell.mcp) as mcp:
         early = (await mcp.list_tools()).tools
@@ -56,7 +56,7 @@ async def test_tools_are_listed_before_the_build_and_calls_wait_for_it(
 
 async def test_other_limits_make_the_list_wait_for_the_build(settings: Settings) -> None:
     limits = settings.limits.model_copy(update={"max_limit": 100})
-    assert first_listing(limits, settings.listed_tools()) is None  # its page sizes differ: not the shipped list
+    assert first_listing(limits, settings.local_tools()) is None  # its page sizes differ: not the shipped list
 
 
 async def test_a_failed_build_is_answered_with_its_sentence() -> None:

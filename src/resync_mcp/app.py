@@ -275,9 +275,7 @@ def build_app(
         read_only=sec.read_only,
     )
     authorize = AuthorizeStage(principal, policy)
-    audit = (
-        AuditLog(open_store(settings.audit, clock), lambda: authorize.principal.id) if settings.audit.enabled else None
-    )
+    audit = AuditLog(open_store(settings.audit, clock), authorize.current) if settings.audit.enabled else None
     # Audit sits outside authorize so that denied calls are recorded too.
     pipeline = Pipeline([ErrorBoundary(), LogStage(clock), AuditStage(audit, clock), authorize, FreshnessStage()])
     health = HealthService(engines, upstream, clock, audit)
@@ -300,7 +298,7 @@ def build_app(
         else None  # nothing is opened or loaded here: the first knowledge call does it
     )
     knowledge = KnowledgeService(kb, service, clock, max_results=k.max_results)
-    tools = settings.listed_tools()
+    tools = settings.exposed_tools()
     server = build_server(
         service,
         pipeline,

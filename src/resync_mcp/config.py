@@ -338,12 +338,21 @@ class Settings(BaseSettings):
             return self.security.toolsets
         return ("read", "operate", "admin") if self.simulator_only() else ("read",)
 
-    def listed_tools(self) -> frozenset[str]:
-        """The tools this server lists: the enabled toolsets, plus allow, minus deny."""
+    def exposed_tools(self) -> frozenset[str]:
+        """The tools this server has at all: the enabled toolsets, plus allow, minus deny."""
         from resync_mcp.security.policy import exposed
 
         sec = self.security
         return exposed(self.enabled_toolsets(), sec.allow_tools, sec.deny_tools, read_only=sec.read_only)
+
+    def local_tools(self) -> frozenset[str]:
+        """What the server's own principal (stdio, HTTP without auth) is shown: the exposed tools
+        its role may call."""
+        from resync_mcp.security.policy import Policy, Principal, visible
+
+        sec = self.security
+        principal = Principal(sec.operator_id, frozenset({self.operator_role()}))
+        return frozenset(visible(principal, self.exposed_tools(), Policy(frozenset(), read_only=sec.read_only)))
 
     def operator_role(self) -> str:
         return self.security.role or ("admin" if self.simulator_only() else "operator")

@@ -16,6 +16,7 @@ import structlog
 from resync_mcp.audit.redact import redact
 from resync_mcp.audit.store import AuditStore, AuditUnavailable
 from resync_mcp.clientinfo import ClientInfo, client_var
+from resync_mcp.security.policy import Principal
 
 log = structlog.get_logger("resync_mcp.audit")
 
@@ -45,16 +46,20 @@ audit_scope_var: contextvars.ContextVar[AuditScope | None] = contextvars.Context
 
 
 class AuditLog:
-    def __init__(self, store: AuditStore, principal_of: Callable[[], str]) -> None:
+    def __init__(self, store: AuditStore, principal_of: Callable[[], Principal]) -> None:
         self.store = store
         self.principal_of = principal_of
         self.unrecorded = 0  # read calls that ran while the store could not write
 
     def scope(self, tool: str, engine: str | None, arguments: dict[str, Any], correlation_id: str) -> AuditScope:
         client = client_var.get() or ClientInfo()
-        principal = self.principal_of()
+        who = self.principal_of()
+        principal = who.id
         base = {
             "principal": principal,
+            "issuer": who.issuer,
+            "client_id": who.client_id,
+            "via": who.via,
             "client": {"name": client.name, "version": client.version},
             "transport": client.transport,
             "engine": engine,

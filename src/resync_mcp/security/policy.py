@@ -11,6 +11,7 @@ and the allow and deny lists; ``read_only`` overrides everything.
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -90,12 +91,22 @@ RULES: Mapping[str, ToolRule] = {
 @dataclass(frozen=True)
 class Principal:
     """Who is calling. A local (stdio) server has one: the operator, with the configured role.
-    Remote identities (HTTP with tokens) will carry their subject and roles the same way."""
+    Over HTTP with auth, each request's verified token gives its own (server/edge.py)."""
 
-    id: str
+    id: str  # the subject
     roles: frozenset[str]
     scope: str = "local"  # part of every cache key: one principal never reads another scope's data
-    via: str = "local"
+    via: str = "local"  # local, static (a service token), oauth, or none (HTTP without auth)
+    issuer: str | None = None
+    client_id: str | None = None
+    scopes: frozenset[str] = frozenset()  # the token's OAuth scopes, as granted
+
+    def toolsets(self) -> frozenset[str]:
+        return frozenset().union(*(ROLE_TOOLSETS.get(r, frozenset()) for r in self.roles))
+
+
+# The principal of the call in progress, when it is not the server's configured one.
+principal_var: contextvars.ContextVar[Principal | None] = contextvars.ContextVar("resync_principal", default=None)
 
 
 @dataclass(frozen=True)
@@ -128,14 +139,13 @@ def decide(principal: Principal, tool: str, arguments: Mapping[str, Any], policy
     rule = policy.rules.get(tool)
     if rule is None:
         return Deny(f"{tool} is not a known tool.")
-    if rule.toolset == "read":
-        return Allow()
-    if policy.read_only:
+    if policy.read_only and rule.toolset != "read":
         return Deny(f"{tool} changes the plan and this server is read-only (security.read_only).")
-    granted = set().union(*(ROLE_TOOLSETS.get(r, frozenset()) for r in principal.roles))
-    if rule.toolset not in granted:
+    if rule.toolset not in principal.toolsets():
         roles = ", ".join(sorted(principal.roles)) or "none"
         return Deny(f"{tool} needs the '{rule.toolset}' toolset, which role(s) {roles} do not grant.")
+    if rule.toolset == "read":
+        return Allow()
     if tool in policy.confirm:  # for a preview too: it hands out the token the real call presents
         kind = "destructive" if rule.destructive else "configured to need confirmation"
         return NeedsConfirmation(f"{tool} is {kind}: a person must confirm it.")
@@ -143,6 +153,12 @@ def decide(principal: Principal, tool: str, arguments: Mapping[str, Any], policy
     if impact is not None:
         return NeedsConfirmation(f"{tool} with {impact}: a person must confirm it.")
     return Allow()
+
+
+def visible(principal: Principal, tools: Iterable[str], policy: Policy) -> list[str]:
+    """The tools ``principal`` is shown: those it may call at all (listing is a courtesy; every
+    call is decided again)."""
+    return [t for t in tools if not isinstance(decide(principal, t, {}, policy), Deny)]
 
 
 def high_impact(tool: str, arguments: Mapping[str, Any]) -> str | None:

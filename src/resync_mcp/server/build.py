@@ -6,10 +6,10 @@ from mcp.server.mcpserver import MCPServer
 
 from resync_mcp.audit.log import AuditLog
 from resync_mcp.config import LimitSettings
-from resync_mcp.security.policy import unruled
+from resync_mcp.security.policy import unruled, visible
 from resync_mcp.server import prompts, resources
 from resync_mcp.server.arguments import make_strict
-from resync_mcp.server.pipeline import Pipeline
+from resync_mcp.server.pipeline import AuthorizeStage, Pipeline
 from resync_mcp.server.schemas import compact_tools
 from resync_mcp.server.shell import Shell, make_shell
 from resync_mcp.server.tools import Runner
@@ -65,6 +65,8 @@ def build_server(
     make_strict(mcp)
     compact_tools(mcp)
     resources.register(mcp, svc, health)
+    authorize = next(s for s in pipeline.stages if isinstance(s, AuthorizeStage))
+    shell.mcp.listable = lambda names: visible(authorize.current(), names, authorize.policy)
     if own:
         shell.gate.open()  # nothing was answered before this server was complete
     return mcp

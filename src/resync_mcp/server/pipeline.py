@@ -22,7 +22,16 @@ from resync_mcp.audit.log import AuditLog, audit_scope_var
 from resync_mcp.clock import Clock, iso
 from resync_mcp.errors import NotAllowed, OutcomeUnknown, ResyncError
 from resync_mcp.notices import notify
-from resync_mcp.security.policy import RULES, Decision, Deny, Policy, Principal, decide, default_confirm
+from resync_mcp.security.policy import (
+    RULES,
+    Decision,
+    Deny,
+    Policy,
+    Principal,
+    decide,
+    default_confirm,
+    principal_var,
+)
 from resync_mcp.tws.upstream import Freshness, freshness_var, scope_var
 
 log = structlog.get_logger("resync_mcp.pipeline")
@@ -114,11 +123,21 @@ class AuthorizeStage:
         self.principal = principal or Principal("local-operator", frozenset({"viewer"}))
         self.policy = policy or Policy(confirm=default_confirm())
 
+    def current(self) -> Principal:
+        """The caller: the request's verified identity over HTTP with auth, else the server's."""
+        return principal_var.get() or self.principal
+
     async def __call__(self, call: ToolCall, next: Next) -> Any:
-        decision = decide(self.principal, call.tool, call.arguments, self.policy)
+        principal = self.current()
+        decision = decide(principal, call.tool, call.arguments, self.policy)
         if isinstance(decision, Deny):
-            raise NotAllowed(decision.reason, hint="An operator enables control tools in the [security] settings.")
-        tokens = (scope_var.set(self.principal.scope), authz_var.set((self.principal, decision)))
+            hint = (
+                "An operator enables control tools in the [security] settings."
+                if principal.via == "local"
+                else "Your token or its roles do not grant it; whoami shows what they grant."
+            )
+            raise NotAllowed(decision.reason, hint=hint)
+        tokens = (scope_var.set(principal.scope), authz_var.set((principal, decision)))
         try:
             return await next(call)
         finally:

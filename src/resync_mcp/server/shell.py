@@ -5,6 +5,7 @@ registers the tools, prompts and resources on it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +14,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.types import Tool
 
 from resync_mcp.clientinfo import ClientInfo, client_var
+from resync_mcp.security.policy import Principal, principal_var
 from resync_mcp.server import notify
 from resync_mcp.server.arguments import StrictArguments
 from resync_mcp.server.gate import ReadyGate
@@ -36,20 +38,45 @@ class ClientInfoMiddleware:
             client_var.reset(token)
 
 
+PRINCIPAL_KEY = "resync.principal"
+
+
+class IdentityMiddleware:
+    """Carries the principal that the HTTP edge verified (server/edge.py puts it in the ASGI
+    scope) into the call, where the authorize stage, the audit and the control service read it."""
+
+    async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        scope = getattr(ctx.request, "scope", None)
+        principal = scope.get(PRINCIPAL_KEY) if isinstance(scope, dict) else None
+        if not isinstance(principal, Principal):
+            return await call_next(ctx)
+        token = principal_var.set(principal)
+        try:
+            return await call_next(ctx)
+        finally:
+            principal_var.reset(token)
+
+
 class ShellServer(MCPServer):
-    """An MCPServer whose tools/list, until the app is ready, is the gate's early listing."""
+    """An MCPServer whose tools/list, until the app is ready, is the gate's early listing, and
+    after that the tools the caller may use (``listable``, set by build_server)."""
 
     gate: ReadyGate
+    listable: Callable[[list[str]], list[str]] | None = None
 
     async def list_tools(self) -> list[Tool]:
         if not self.gate.ready.is_set() and self.gate.listing is not None:
             return list(self.gate.listing)
-        return await super().list_tools()
+        tools = await super().list_tools()
+        if self.listable is None:
+            return tools
+        shown = set(self.listable([t.name for t in tools]))
+        return [t for t in tools if t.name in shown]
 
 
 @dataclass
 class Shell:
-    mcp: MCPServer
+    mcp: ShellServer
     gate: ReadyGate
     strict: StrictArguments
     prompt_checks: PromptChecks
@@ -64,7 +91,7 @@ def make_shell(*, version: str, log_level: str = "INFO", listing: list[Tool] | N
         instructions=INSTRUCTIONS,
         version=version,
         log_level=log_level,  # type: ignore[arg-type]
-        middleware=[gate, ClientInfoMiddleware(), notify.Notifications(), strict, prompt_checks],
+        middleware=[gate, IdentityMiddleware(), ClientInfoMiddleware(), notify.Notifications(), strict, prompt_checks],
     )
     mcp.gate = gate
     notify.register(mcp)

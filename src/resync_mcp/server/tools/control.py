@@ -324,12 +324,13 @@ def _make_resolver(
     async def resolver(**kw: Any) -> Elicit[ConfirmForm] | str:
         ctx: Context[Any, Any] = kw.pop("ctx")
         stage = authority()
-        decision = decide(stage.principal, name, kw, stage.policy)
+        principal = stage.current()
+        decision = decide(principal, name, kw, stage.policy)
         if not isinstance(decision, NeedsConfirmation) or not _can_elicit(ctx):
             return NOT_ASKED
-        token = scope_var.set(stage.principal.scope)
+        token = scope_var.set(principal.scope)
         try:
-            question = await control.question(name, kw.get("engine"), kw, stage.principal, decision)
+            question = await control.question(name, kw.get("engine"), kw, principal, decision)
         finally:
             scope_var.reset(token)
         return NOT_ASKED if question is None else Elicit(question.text, ConfirmForm)
