@@ -261,6 +261,7 @@ def _serve(settings: Settings) -> int:
     from resync_mcp.app import build_app
     from resync_mcp.server.serve import serve
 
+    _refuse_open_door(settings)
     app = build_app(settings)
     security = TransportSecuritySettings(
         enable_dns_rebinding_protection=True,
@@ -274,6 +275,33 @@ def _serve(settings: Settings) -> int:
 
     anyio.run(run)
     return 0
+
+
+def _refuse_open_door(settings: Settings) -> None:
+    """Without auth, HTTP listens on loopback only, unless a lab says otherwise, loudly."""
+    import ipaddress
+
+    host, auth = settings.server.host, settings.auth
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        loopback = False
+    if auth.mode != "none" or loopback:
+        return
+    if not auth.allow_remote_without_auth:
+        raise ConfigError(
+            f"Refusing to serve {host} without authentication: anyone who reaches it could act on the plan.",
+            hint="Set auth.mode = 'static' (RESYNC_AUTH__MODE, with RESYNC_AUTH__TOKENS_FILE) or 'oauth' "
+            "(with auth.issuer, auth.jwks_url, auth.audience), or listen on 127.0.0.1.",
+        )
+    import structlog
+
+    structlog.get_logger("resync_mcp.auth").warning(
+        "UNAUTHENTICATED_REMOTE_SERVER",
+        host=host,
+        message="auth.allow_remote_without_auth is set: every client that reaches this address acts as "
+        f"{settings.security.operator_id} with role {settings.operator_role()}. Lab use only.",
+    )
 
 
 def _simulator(args: argparse.Namespace) -> int:

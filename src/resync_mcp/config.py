@@ -126,6 +126,49 @@ class ServerSettings(_Frozen):
     sse_replay_events: int = Field(default=1000, ge=10, le=100_000)  # events kept for a reconnecting client
 
 
+ASYMMETRIC_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA")
+
+
+class AuthSettings(_Frozen):
+    """Who may call the server over HTTP (stdio is the local user's own process)."""
+
+    mode: Literal["none", "static", "oauth"] = "none"
+    allow_remote_without_auth: bool = False  # lab only: mode none on a non-loopback address
+    tokens_file: Path | None = None  # static: [[token]] principal, roles, sha256
+    issuer: str | None = None  # oauth: the authorization server (the token's iss)
+    jwks_url: str | None = None  # oauth: its signing keys
+    audience: str | None = None  # oauth: this server's canonical resource URL (the token's aud)
+    algorithms: tuple[str, ...] = ("RS256", "ES256", "EdDSA")
+    leeway_s: int = Field(default=60, ge=0, le=60)  # clock skew allowed on exp, nbf, iat
+    jwks_refresh_s: float = Field(default=300.0, ge=1, le=86_400)  # at most one refetch per interval
+    jwks_timeout_s: float = Field(default=5.0, ge=0.5, le=60)
+    scope_roles: dict[str, str] = Field(
+        default_factory=lambda: {"hwa.read": "viewer", "hwa.operate": "operator", "hwa.admin": "admin"}
+    )
+    roles_claim: str | None = None  # a claim (dotted path) whose values map through claim_roles
+    claim_roles: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _complete(self) -> AuthSettings:
+        if self.mode == "static" and self.tokens_file is None:
+            raise ValueError("auth.mode = 'static' needs auth.tokens_file (RESYNC_AUTH__TOKENS_FILE)")
+        if self.mode == "oauth":
+            missing = [n for n in ("issuer", "jwks_url", "audience") if not getattr(self, n)]
+            if missing:
+                raise ValueError(f"auth.mode = 'oauth' needs auth.{', auth.'.join(missing)}")
+        bad = set(self.algorithms) - set(ASYMMETRIC_ALGORITHMS)
+        if bad or not self.algorithms:
+            raise ValueError(
+                f"auth.algorithms may list only {', '.join(ASYMMETRIC_ALGORITHMS)} (never none or HMAC): "
+                f"not {', '.join(sorted(bad)) or 'an empty list'}"
+            )
+        roles = {"viewer", "operator", "admin"}
+        unknown = (set(self.scope_roles.values()) | set(self.claim_roles.values())) - roles
+        if unknown:
+            raise ValueError(f"auth roles must be viewer, operator or admin: not {', '.join(sorted(unknown))}")
+        return self
+
+
 class LimitSettings(_Frozen):
     default_limit: int = Field(default=25, ge=1, le=1000)
     max_limit: int = Field(default=200, ge=1, le=5000)
@@ -302,6 +345,7 @@ class Settings(BaseSettings):
     resilience: ResilienceSettings = ResilienceSettings()
     demo: DemoSettings = DemoSettings()
     security: SecuritySettings = SecuritySettings()
+    auth: AuthSettings = AuthSettings()
     audit: AuditSettings = AuditSettings()
     knowledge: KnowledgeSettings = KnowledgeSettings()
     graph: GraphSettings = GraphSettings()

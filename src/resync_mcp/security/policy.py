@@ -31,6 +31,7 @@ class ToolRule:
     destructive: bool = False  # its effect cannot be undone by another tool
     idempotent: bool = True  # calling it again with the same arguments changes nothing more
     reads_only: bool = False  # outside the read toolset, yet changes nothing (e.g. the audit reader)
+    anyone: bool = False  # any caller may use it, whatever its roles (whoami: to explain a refusal)
 
     @property
     def writes(self) -> bool:
@@ -62,6 +63,7 @@ RULES: Mapping[str, ToolRule] = {
             "critical_path",
         )
     },
+    "whoami": ToolRule("read", anyone=True),
     "rerun_job": ToolRule("operate", destructive=True, idempotent=False),
     "hold_job": ToolRule("operate"),
     "release_job": ToolRule("operate", destructive=True),
@@ -139,6 +141,8 @@ def decide(principal: Principal, tool: str, arguments: Mapping[str, Any], policy
     rule = policy.rules.get(tool)
     if rule is None:
         return Deny(f"{tool} is not a known tool.")
+    if rule.anyone:
+        return Allow()
     if policy.read_only and rule.toolset != "read":
         return Deny(f"{tool} changes the plan and this server is read-only (security.read_only).")
     if rule.toolset not in principal.toolsets():

@@ -17,6 +17,7 @@ from resync_mcp.server.tools import audit as audit_tools
 from resync_mcp.server.tools import control as control_tools
 from resync_mcp.server.tools import graph as graph_tools
 from resync_mcp.server.tools import health as health_tools
+from resync_mcp.server.tools import identity as identity_tools
 from resync_mcp.server.tools import knowledge as knowledge_tools
 from resync_mcp.server.tools import plan as plan_tools
 from resync_mcp.services.control.service import ControlService
@@ -47,6 +48,8 @@ def build_server(
     shell = shell or make_shell(version=version, log_level=log_level)
     mcp = shell.mcp
     runner = Runner(pipeline)
+    authorize = next(s for s in pipeline.stages if isinstance(s, AuthorizeStage))
+    identity_tools.register(mcp, runner, authorize, svc.engines.names, svc.engines.default, svc.clock)
     plan_tools.register(mcp, svc, runner, limits)
     health_tools.register(mcp, health, runner)
     control_tools.register(mcp, control, runner, pipeline)
@@ -65,7 +68,6 @@ def build_server(
     make_strict(mcp)
     compact_tools(mcp)
     resources.register(mcp, svc, health)
-    authorize = next(s for s in pipeline.stages if isinstance(s, AuthorizeStage))
     shell.mcp.listable = lambda names: visible(authorize.current(), names, authorize.policy)
     if own:
         shell.gate.open()  # nothing was answered before this server was complete

@@ -17,7 +17,7 @@ import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import structlog
@@ -111,8 +111,15 @@ async def _uvicorn(app: App, srv: ServerSettings, security: TransportSecuritySet
         )
     else:
         starlette = app.server.sse_app(transport_security=security, host=srv.host)
+    from resync_mcp.security.tokens import verifier_for
+    from resync_mcp.server.edge import Edge
+
+    asgi: Any = starlette
+    verifier = verifier_for(app.settings.auth, monotonic=app.clock.monotonic)
+    if verifier is not None:
+        asgi = Edge(starlette, verifier, app.settings.auth, mcp_path=srv.path)
     config = uvicorn.Config(
-        starlette,
+        asgi,
         host=srv.host,
         port=srv.port,
         log_level="info",

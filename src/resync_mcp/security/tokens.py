@@ -1,0 +1,208 @@
+"""Bearer tokens to principals: static service tokens, and OAuth 2.1 access tokens (JWT).
+
+Both raise ``InvalidToken`` with a short reason (sent in ``WWW-Authenticate``; never the
+token). Verification uses PyJWT over ``cryptography``; nothing here is hand-rolled crypto.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import httpx
+import jwt
+import structlog
+
+from resync_mcp.config import AuthSettings
+from resync_mcp.errors import ConfigError
+from resync_mcp.security.policy import Principal
+
+log = structlog.get_logger("resync_mcp.auth")
+
+
+class InvalidToken(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Verifier(Protocol):
+    async def verify(self, token: str) -> Principal: ...
+
+
+@dataclass(frozen=True)
+class _Entry:
+    principal: str
+    roles: frozenset[str]
+    digest: bytes
+
+
+class StaticTokens:
+    """``[[token]]`` entries of ``principal``, ``roles`` and ``sha256`` (hex of the token: the token
+    itself is never stored). The file is read again when it changes, so that removing an entry
+    revokes it; every entry is compared in constant time."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._stamp: tuple[int, int] | None = None
+        self._entries: list[_Entry] = []
+        self._load()
+
+    def _load(self) -> None:
+        try:
+            st = self.path.stat()
+            stamp = (st.st_mtime_ns, st.st_size)
+            if stamp == self._stamp:
+                return
+            data = tomllib.loads(self.path.read_text(encoding="utf-8"))
+            entries = [
+                _Entry(str(t["principal"]), frozenset(t["roles"]), bytes.fromhex(str(t["sha256"])))
+                for t in data.get("token", [])
+            ]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(
+                f"The tokens file {self.path} cannot be read: {exc}.",
+                hint="Each [[token]] needs principal, roles (viewer, operator, admin) and sha256 (hex of the token).",
+            ) from None
+        bad = [e.principal for e in entries if len(e.digest) != 32 or not e.roles <= {"viewer", "operator", "admin"}]
+        if bad:
+            raise ConfigError(f"The tokens file {self.path} has invalid entries for: {', '.join(bad)}.")
+        self._entries, self._stamp = entries, stamp
+
+    async def verify(self, token: str) -> Principal:
+        try:
+            self._load()
+        except ConfigError as exc:  # a broken edit keeps the last good file
+            log.warning("tokens_file_unreadable", message=exc.message)
+        digest = hashlib.sha256(token.encode()).digest()
+        found = None
+        for entry in self._entries:  # every entry, always: the time says nothing about which matched
+            if hmac.compare_digest(digest, entry.digest):
+                found = entry
+        if found is None:
+            raise InvalidToken("unknown or revoked token")
+        return Principal(found.principal, found.roles, via="static")
+
+
+Now = Callable[[], float]
+
+
+class Jwks:
+    """The issuer's keys, cached; an unknown ``kid`` refetches them at most once per
+    ``refresh_s`` (a flood of made-up kids cannot hammer the issuer)."""
+
+    def __init__(
+        self, url: str, *, timeout_s: float, refresh_s: float, monotonic: Now, client: httpx.AsyncClient
+    ) -> None:
+        self.url, self.timeout_s, self.refresh_s = url, timeout_s, refresh_s
+        self._monotonic, self._client = monotonic, client
+        self._keys: dict[str, dict[str, Any]] = {}
+        self._fetched_at: float | None = None
+        self.fetches = 0
+
+    async def _fetch(self) -> None:
+        self._fetched_at = self._monotonic()
+        self.fetches += 1
+        try:
+            answer = await self._client.get(self.url, timeout=self.timeout_s)
+            answer.raise_for_status()
+            keys = answer.json()["keys"]
+        except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+            raise InvalidToken(f"the issuer's keys could not be fetched ({type(exc).__name__})") from None
+        self._keys = {str(k.get("kid", "")): k for k in keys if isinstance(k, dict)}
+
+    async def key(self, kid: str) -> dict[str, Any]:
+        if kid not in self._keys:
+            due = self._fetched_at is None or self._monotonic() - self._fetched_at >= self.refresh_s
+            if due:
+                await self._fetch()
+        if kid not in self._keys:
+            raise InvalidToken("unknown signing key (kid)")
+        return self._keys[kid]
+
+
+def _claim(claims: Mapping[str, Any], path: str) -> Any:
+    value: Any = claims
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, Mapping) else None
+    return value
+
+
+class OAuthTokens:
+    """An OAuth 2.1 resource server's check of a JWT access token: signature by the issuer's
+    keys with an allowed asymmetric algorithm, ``iss``, ``aud`` (this server; a token without
+    one is refused), ``exp``/``nbf``/``iat`` within the skew; roles from scopes or a claim."""
+
+    def __init__(self, settings: AuthSettings, jwks: Jwks) -> None:
+        self.s, self.jwks = settings, jwks
+
+    async def verify(self, token: str) -> Principal:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            raise InvalidToken("malformed token") from None
+        alg, kid = header.get("alg"), header.get("kid")
+        if alg not in self.s.algorithms:
+            raise InvalidToken(f"algorithm {str(alg)[:10]!r} is not accepted")
+        if not isinstance(kid, str):
+            raise InvalidToken("the token names no signing key (kid)")
+        try:
+            key = jwt.PyJWK(await self.jwks.key(kid), algorithm=alg)
+            claims = jwt.decode(
+                token,
+                key=key,
+                algorithms=[alg],
+                audience=self.s.audience,
+                issuer=self.s.issuer,
+                leeway=self.s.leeway_s,
+                options={"require": ["exp", "iat", "iss", "aud", "sub"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise InvalidToken("token expired") from None
+        except jwt.ImmatureSignatureError:
+            raise InvalidToken("token not yet valid") from None
+        except jwt.InvalidAudienceError:
+            raise InvalidToken("token issued for another audience") from None
+        except jwt.InvalidIssuerError:
+            raise InvalidToken("token from another issuer") from None
+        except jwt.MissingRequiredClaimError as exc:
+            raise InvalidToken(f"token without {exc.claim}") from None
+        except jwt.PyJWTError:
+            raise InvalidToken("invalid token") from None
+        scopes = frozenset(str(claims.get("scope", "")).split()) | frozenset(claims.get("scp", []) or [])
+        roles = {self.s.scope_roles[sc] for sc in scopes if sc in self.s.scope_roles}
+        if self.s.roles_claim:
+            granted = _claim(claims, self.s.roles_claim)
+            values = granted if isinstance(granted, list) else [granted]
+            roles |= {self.s.claim_roles[str(v)] for v in values if str(v) in self.s.claim_roles}
+        client = claims.get("client_id") or claims.get("azp")
+        return Principal(
+            str(claims["sub"]),
+            frozenset(roles),
+            via="oauth",
+            issuer=str(claims["iss"]),
+            client_id=str(client) if client else None,
+            scopes=scopes,
+        )
+
+
+def verifier_for(settings: AuthSettings, *, monotonic: Now, client: httpx.AsyncClient | None = None) -> Verifier | None:
+    if settings.mode == "static":
+        assert settings.tokens_file is not None
+        return StaticTokens(settings.tokens_file)
+    if settings.mode == "oauth":
+        assert settings.jwks_url is not None
+        jwks = Jwks(
+            settings.jwks_url,
+            timeout_s=settings.jwks_timeout_s,
+            refresh_s=settings.jwks_refresh_s,
+            monotonic=monotonic,
+            client=client or httpx.AsyncClient(),
+        )
+        return OAuthTokens(settings, jwks)
+    return None
