@@ -1,0 +1,294 @@
+"""A team's server from the outside: real server processes over HTTP with static tokens and
+with OAuth access tokens (a JWKS served on loopback by the test), and the refusal to listen
+beyond loopback without auth."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import asynccontextmanager, contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
+
+from tests.conftest import call
+from tests.test_transports import _env, _free_port, _start
+
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
+
+HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+INIT = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}},
+}
+
+
+@contextmanager
+def server(tmp_path: Path, toml: str) -> Iterator[str]:
+    config = tmp_path / "resync.toml"
+    config.write_text(
+        '[demo]\nenabled = true\njobs = 100\n\n[security]\ntoolsets = ["read", "operate", "admin"]\n\n' + toml
+    )
+    port = _free_port()
+    env = _env() | {"HOME": str(tmp_path / "home")}
+    proc = _start(["--config", str(config), "serve", "--transport", "http", "--port", str(port)], tmp_path, env)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@asynccontextmanager
+async def session(url: str, token: str) -> Any:
+    http = create_mcp_http_client(headers={"Authorization": f"Bearer {token}"})
+    async with http, Client(streamable_http_client(f"{url}/mcp", http_client=http)) as mcp:
+        yield mcp
+
+
+async def _post(url: str, token: str | None, body: dict[str, Any] = INIT, query: str = "") -> httpx.Response:
+    headers = HEADERS | ({"Authorization": f"Bearer {token}"} if token else {})
+    async with httpx.AsyncClient(timeout=10) as http:
+        return await http.post(f"{url}/mcp{query}", json=body, headers=headers)
+
+
+async def _get(url: str) -> Any:
+    async with httpx.AsyncClient(timeout=10) as http:
+        return (await http.get(url)).json()
+
+
+def _tools_call(name: str) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {"name": name, "arguments": {}}}
+
+
+# ----------------------------------------------------------------------------- static tokens
+
+
+def _tokens(path: Path, entries: dict[str, tuple[str, list[str]]]) -> None:
+    lines = []
+    for token, (principal, roles) in entries.items():
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        lines.append(f'[[token]]\nprincipal = "{principal}"\nroles = {json.dumps(roles)}\nsha256 = "{digest}"\n')
+    path.write_text("\n".join(lines))
+
+
+async def test_static_tokens_identify_list_and_refuse(tmp_path: Path) -> None:
+    tokens = tmp_path / "tokens.toml"
+    _tokens(tokens, {"view-secret-1": ("svc-dashboard", ["viewer"]), "op-secret-2": ("alice", ["operator"])})
+    with server(tmp_path, f'[auth]\nmode = "static"\ntokens_file = "{tokens}"\n') as url:
+        missing = await _post(url, None)
+        assert missing.status_code == 401 and missing.headers["www-authenticate"].startswith("Bearer ")
+        assert (await _post(url, "not-a-token")).status_code == 401
+        in_query = await _post(url, None, query="?access_token=op-secret-2")
+        assert in_query.status_code == 400 and "Authorization header" in in_query.text
+        assert (await _post(url, "view-secret-1")).status_code == 200
+
+        async with session(url, "view-secret-1") as viewer:
+            names = {t.name for t in (await viewer.list_tools()).tools}
+            assert "find_jobs" in names and "whoami" in names and "hold_job" not in names
+            me = await call(viewer, "whoami", {})
+            assert (me["principal"], me["via"], me["roles"]) == ("svc-dashboard", "static", ["viewer"])
+            failed = (await call(viewer, "find_jobs", {"status": ["ERROR"], "limit": 1}))["jobs"][0]
+        refused = await _post(url, "view-secret-1", _tools_call("hold_job"))
+        assert refused.status_code == 403 and 'error="insufficient_scope"' in refused.headers["www-authenticate"]
+        assert 'scope="hwa.operate"' in refused.headers["www-authenticate"]
+
+        async with session(url, "op-secret-2") as operator:
+            assert "hold_job" in {t.name for t in (await operator.list_tools()).tools}
+            assert "set_workstation_limit" not in {t.name for t in (await operator.list_tools()).tools}
+            preview = await call(operator, "hold_job", {"job": failed["id"], "preview": True})
+            assert preview["outcome"] == "preview"
+        audit = await _post(url, "op-secret-2", _tools_call("recent_audit_entries"))  # admin only, though unlisted
+        assert audit.status_code == 403 and 'scope="hwa.admin"' in audit.headers["www-authenticate"]
+
+        _tokens(tokens, {"op-secret-2": ("alice", ["operator"])})  # the viewer's token revoked by editing the file
+        assert (await _post(url, "view-secret-1")).status_code == 401
+        assert (await _post(url, "op-secret-2")).status_code == 200
+
+
+# ----------------------------------------------------------------------------- OAuth
+
+
+class Issuer:
+    """Keys and a JWKS served on loopback, as an authorization server has them."""
+
+    ISS = "https://id.example.test/realms/ops"
+
+    def __init__(self) -> None:
+        self.rsa = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.ec = ec.generate_private_key(ec.SECP256R1())
+        jwks = {
+            "keys": [
+                self._jwk(self.rsa.public_key(), "rsa-1", "RS256"),
+                self._jwk(self.ec.public_key(), "ec-1", "ES256"),
+            ]
+        }
+        body = json.dumps(jwks).encode()
+        self.fetches = 0
+        issuer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                issuer.fetches += 1
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.http.serve_forever, daemon=True).start()
+        self.jwks_url = f"http://127.0.0.1:{self.http.server_address[1]}/jwks"
+
+    @staticmethod
+    def _jwk(public: Any, kid: str, alg: str) -> dict[str, Any]:
+        jwk = json.loads(jwt.algorithms.get_default_algorithms()[alg].to_jwk(public))
+        return jwk | {"kid": kid, "alg": alg, "use": "sig"}
+
+    def token(
+        self, audience: str | None, *, scope: str = "hwa.read", kid: str = "rsa-1", alg: str = "RS256", **claims: Any
+    ) -> str:
+        now = int(time.time())
+        body: dict[str, Any] = {"iss": self.ISS, "sub": "u-123", "iat": now, "exp": now + 600, "scope": scope}
+        body |= {"client_id": "claude-remote"} | ({"aud": audience} if audience else {}) | claims
+        key = self.rsa if alg.startswith("RS") else self.ec
+        return jwt.encode(body, key, algorithm=alg, headers={"kid": kid})
+
+
+@pytest.fixture(scope="module")
+def issuer() -> Iterator[Issuer]:
+    found = Issuer()
+    yield found
+    found.http.shutdown()
+
+
+def _unsigned(claims: dict[str, Any]) -> str:
+    return jwt.encode(claims, None, algorithm="none", headers={"kid": "rsa-1"})
+
+
+async def test_oauth_token_matrix(tmp_path: Path, issuer: Issuer) -> None:
+    port = _free_port()  # the audience is this server's own URL, so the port is chosen first
+    audience = f"http://127.0.0.1:{port}/mcp"
+    toml = (
+        f'[server]\nport = {port}\n\n[auth]\nmode = "oauth"\nissuer = "{issuer.ISS}"\n'
+        f'jwks_url = "{issuer.jwks_url}"\naudience = "{audience}"\n'
+    )
+    config = tmp_path / "oauth.toml"
+    config.write_text(
+        '[demo]\nenabled = true\njobs = 100\n\n[security]\ntoolsets = ["read", "operate", "admin"]\n\n' + toml
+    )
+    env = _env() | {"HOME": str(tmp_path / "home")}
+    proc = _start(["--config", str(config), "serve", "--transport", "http"], tmp_path, env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        meta = await _get(f"{url}/.well-known/oauth-protected-resource/mcp")
+        assert meta["resource"] == audience and meta["authorization_servers"] == [issuer.ISS]
+        assert await _get(f"{url}/.well-known/oauth-protected-resource") == meta
+        now = int(time.time())
+        pem = issuer.rsa.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        refused = {
+            "missing": None,
+            "malformed": "abc.def",
+            "wrong issuer": issuer.token(audience, iss="https://evil.example.test"),
+            "wrong audience": issuer.token("https://other.example.test/mcp"),
+            "no audience": issuer.token(None),
+            "expired": issuer.token(audience, exp=now - 120, iat=now - 700),
+            "not yet valid": issuer.token(audience, nbf=now + 600),
+            "alg none": _unsigned({"iss": issuer.ISS, "sub": "u", "aud": audience, "exp": now + 600, "iat": now}),
+            "HS256 with the public key": _hs256_with_public_key(pem, issuer.ISS, audience, now),
+            "unknown kid": issuer.token(audience, kid="rotated-away"),
+        }
+        for case, token in refused.items():
+            answer = await _post(url, token)
+            challenge = answer.headers.get("www-authenticate", "")
+            assert answer.status_code == 401, (case, answer.status_code, answer.text)
+            assert f'resource_metadata="{url}/.well-known/oauth-protected-resource/mcp"' in challenge, case
+        fetched = issuer.fetches
+        assert (await _post(url, issuer.token(audience, kid="another-unknown"))).status_code == 401
+        assert issuer.fetches == fetched  # an unknown kid refetches at most once per interval
+
+        reader = issuer.token(audience, scope="hwa.read")
+        assert (await _post(url, reader)).status_code == 200
+        assert (await _post(url, issuer.token(audience, kid="ec-1", alg="ES256"))).status_code == 200
+        refusal = await _post(url, reader, _tools_call("kill_job"))
+        assert refusal.status_code == 403 and 'scope="hwa.operate"' in refusal.headers["www-authenticate"]
+        async with session(url, issuer.token(audience, scope="hwa.read hwa.operate")) as operator:
+            me = await call(operator, "whoami", {})
+            assert (me["principal"], me["issuer"], me["client_id"]) == ("u-123", issuer.ISS, "claude-remote")
+            assert me["roles"] == ["operator", "viewer"] and "kill_job" in me["tools"]
+            assert "submit_adhoc_job" not in {t.name for t in (await operator.list_tools()).tools}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def _hs256_with_public_key(pem: bytes, iss: str, audience: str, now: int) -> str:
+    """The classic confusion attack: HMAC keyed with the issuer's public key (PyJWT refuses to
+    sign it, so it is built by hand)."""
+    import base64
+    import hmac
+
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    head = b64(json.dumps({"alg": "HS256", "typ": "JWT", "kid": "rsa-1"}).encode())
+    body = b64(json.dumps({"iss": iss, "sub": "u", "aud": audience, "exp": now + 600, "iat": now}).encode())
+    signature = hmac.new(pem, f"{head}.{body}".encode(), hashlib.sha256).digest()
+    return f"{head}.{body}.{b64(signature)}"
+
+
+# ----------------------------------------------------------------------------- no auth
+
+
+def test_no_auth_refuses_a_non_loopback_address(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "resync_mcp", "serve", "--demo", "--transport", "http", "--host", "0.0.0.0"],  # noqa: S104
+        env=_env() | {"HOME": str(tmp_path)},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "without authentication" in out.stderr and "RESYNC_AUTH__MODE" in out.stderr
+
+
+def test_the_lab_override_starts_and_says_so_loudly(tmp_path: Path) -> None:
+    port = _free_port()
+    env = _env() | {"HOME": str(tmp_path), "RESYNC_AUTH__ALLOW_REMOTE_WITHOUT_AUTH": "true"}
+    args = ["serve", "--demo", "--transport", "http", "--host", "0.0.0.0", "--port", str(port)]  # noqa: S104
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "resync_mcp", *args], env=env, cwd=tmp_path, stderr=subprocess.PIPE, text=True
+    )
+    assert proc.stderr is not None
+    seen = []
+    try:
+        for line in proc.stderr:
+            seen.append(line)
+            if "Uvicorn running" in line:
+                break
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    assert any("UNAUTHENTICATED_REMOTE_SERVER" in line for line in seen), "".join(seen)
