@@ -4,6 +4,7 @@ beyond loopback without auth."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import subprocess
@@ -26,6 +27,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
 from tests.conftest import call
+from tests.engines import configured_engine
 from tests.test_transports import _env, _free_port, _start
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
@@ -292,3 +294,29 @@ def test_the_lab_override_starts_and_says_so_loudly(tmp_path: Path) -> None:
         proc.terminate()
         proc.wait(timeout=10)
     assert any("UNAUTHENTICATED_REMOTE_SERVER" in line for line in seen), "".join(seen)
+
+
+# ----------------------------------------------------------------------------- no token passthrough
+
+
+async def test_the_clients_token_never_reaches_the_engine(tmp_path: Path) -> None:
+    tokens = tmp_path / "tokens.toml"
+    _tokens(tmp_path / "tokens.toml", {"op-secret-9": ("alice", ["operator"])})
+    toml = f'[auth]\nmode = "static"\ntokens_file = "{tokens}"\n'
+    with configured_engine(tmp_path, toml=toml + '\n[security]\ntoolsets = ["read", "operate"]\n') as lab:
+        port = _free_port()
+        args = ["--config", str(lab.config), "serve", "--transport", "http", "--port", str(port)]
+        proc = _start(args, lab.work, lab.env)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            async with session(url, "op-secret-9") as operator:
+                job = (await call(operator, "find_jobs", {"status": ["ERROR"], "limit": 1}))["jobs"][0]
+                await call(operator, "get_job_log", {"job": job["id"]})
+                await call(operator, "hold_job", {"job": job["id"], "preview": True})
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+        seen = set((await _get(f"{lab.engine_url}/_sim/info"))["authorizationDigests"])
+    engine_credential = "Basic " + base64.b64encode(b"u:p").decode()
+    assert seen == {hashlib.sha256(engine_credential.encode()).hexdigest()}  # the engine's own, only
+    assert hashlib.sha256(b"Bearer op-secret-9").hexdigest() not in seen

@@ -61,6 +61,7 @@ def build_app(sim: Simulator) -> Starlette:
                 "oqlFields": sim.oql_fields,
                 "adhocState": sim.adhoc_state,
                 "requestsReceived": sim.faults.received,
+                "authorizationDigests": sorted(sim.authorizations),
             }
         )
 

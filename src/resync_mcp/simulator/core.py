@@ -86,6 +86,9 @@ class Simulator:
         self._offset = timedelta()
         self.actions = Actions(plan, plan.seed + 1)
         self.writes: list[dict[str, Any]] = []  # every write request received, for tests and /_sim/writes
+        # The distinct Authorization headers received, as sha256 hex: which credentials reached the
+        # engine (a client's token must never be one of them), without keeping any of them.
+        self.authorizations: set[str] = set()
 
     @classmethod
     def create(cls, seed: int, n_jobs: int, clock: Clock, *, hours_into_plan: float = 10.0, **kw: Any) -> Simulator:

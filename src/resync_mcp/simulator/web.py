@@ -8,6 +8,7 @@ that reads AWS codes from the body text, as ours does, works against either.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import urlencode
@@ -97,7 +98,10 @@ def guarded(sim: Simulator, handler: Handler) -> Handler:
         fault = await sim.faults.before(request)
         if fault is not None:
             return fault
-        if not sim.credentials.accepts(request.headers.get("Authorization")):
+        authorization = request.headers.get("Authorization")
+        if authorization is not None:
+            sim.authorizations.add(hashlib.sha256(authorization.encode()).hexdigest())
+        if not sim.credentials.accepts(authorization):
             return error(401, "Not Authorized")
         if request.query_params.get("plan_id", "current") != "current":
             return error(404, "No plan with the provided ID was found.")
