@@ -249,6 +249,8 @@ class SecuritySettings(_Frozen):
     idempotency_ttl_s: float = Field(default=86_400.0, ge=60, le=7 * 86_400)
     max_reason_chars: int = Field(default=500, ge=10, le=4000)
     bulk_max_objects: int = Field(default=50, ge=1, le=1000)  # cap on max_object_affected of bulk actions
+    # Calls per minute per principal and toolset (0: no limit); bursts of a tenth of it.
+    rate_per_minute: dict[str, int] = Field(default_factory=lambda: {"read": 600, "operate": 60, "admin": 30})
 
     @model_validator(mode="after")
     def _names_known(self) -> SecuritySettings:

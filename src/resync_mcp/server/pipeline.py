@@ -32,6 +32,7 @@ from resync_mcp.security.policy import (
     default_confirm,
     principal_var,
 )
+from resync_mcp.security.ratelimit import RateLimits
 from resync_mcp.tws.upstream import Freshness, freshness_var, scope_var
 
 log = structlog.get_logger("resync_mcp.pipeline")
@@ -119,9 +120,12 @@ class AuthorizeStage:
     an allowed one runs with the principal's scope (part of every cache key) and the decision
     (which tells a control tool whether a person must confirm)."""
 
-    def __init__(self, principal: Principal | None = None, policy: Policy | None = None) -> None:
+    def __init__(
+        self, principal: Principal | None = None, policy: Policy | None = None, limits: RateLimits | None = None
+    ) -> None:
         self.principal = principal or Principal("local-operator", frozenset({"viewer"}))
         self.policy = policy or Policy(confirm=default_confirm())
+        self.limits = limits
 
     def current(self) -> Principal:
         """The caller: the request's verified identity over HTTP with auth, else the server's."""
@@ -137,6 +141,9 @@ class AuthorizeStage:
                 else "Your token or its roles do not grant it; whoami shows what they grant."
             )
             raise NotAllowed(decision.reason, hint=hint)
+        rule = RULES.get(call.tool)
+        if self.limits is not None and rule is not None and principal.via != "local":
+            self.limits.check(principal, rule.toolset)  # callers with a token; the machine's own user is not
         tokens = (scope_var.set(principal.scope), authz_var.set((principal, decision)))
         try:
             return await next(call)
