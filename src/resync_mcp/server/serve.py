@@ -106,6 +106,8 @@ async def _uvicorn(app: App, srv: ServerSettings, security: TransportSecuritySet
             streamable_http_path=srv.path,
             event_store=MemoryEventStore(srv.sse_replay_events),
             retry_interval=srv.sse_retry_ms,
+            max_sessions=srv.max_sessions,
+            session_idle_timeout=srv.session_idle_s,
             transport_security=security,
             host=srv.host,
         )
@@ -113,6 +115,7 @@ async def _uvicorn(app: App, srv: ServerSettings, security: TransportSecuritySet
         starlette = app.server.sse_app(transport_security=security, host=srv.host)
     from resync_mcp.security.tokens import verifier_for
     from resync_mcp.server.edge import Edge
+    from resync_mcp.server.hardening import guarded_h11
 
     asgi: Any = starlette
     verifier = verifier_for(app.settings.auth, monotonic=app.clock.monotonic)
@@ -122,6 +125,8 @@ async def _uvicorn(app: App, srv: ServerSettings, security: TransportSecuritySet
         asgi,
         host=srv.host,
         port=srv.port,
+        http=guarded_h11(srv.header_timeout_s),
+        limit_concurrency=srv.max_connections,
         log_level="info",
         timeout_graceful_shutdown=max(1, round(srv.shutdown_grace_s)),
     )
