@@ -109,7 +109,18 @@ def test_example_file_documents_every_setting_with_its_default() -> None:
     text = (ROOT / "config" / "resync.example.toml").read_text()
     data = tomllib.loads(text)
     loaded = load_settings(str(ROOT / "config" / "resync.example.toml"))
-    for section in ("server", "limits", "cache", "resilience", "security", "auth", "audit", "knowledge", "graph", "demo"):
+    for section in (
+        "server",
+        "limits",
+        "cache",
+        "resilience",
+        "security",
+        "auth",
+        "audit",
+        "knowledge",
+        "graph",
+        "demo",
+    ):
         model = getattr(loaded, section)
         for name in type(model).model_fields:
             if f"# {name} =" in text:

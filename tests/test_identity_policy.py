@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -83,3 +84,29 @@ async def test_an_unknown_key_is_fetched_again_at_most_once_per_interval() -> No
         now[0] += 301
         keys["keys"].append({"kty": "oct", "kid": "k2"})  # the issuer rotated its keys
         assert (await jwks.key("k2"))["kid"] == "k2" and len(fetched) == 2
+
+
+async def test_requests_that_arrive_together_wait_for_the_first_fetch_of_the_keys() -> None:
+    """The first requests after start come together: none may be refused while the keys are
+    being fetched (found by bench/bench_auth.py), and they are fetched once."""
+    fetched: list[int] = []
+    release = anyio.Event()
+
+    async def answer(request: httpx.Request) -> httpx.Response:
+        fetched.append(1)
+        await release.wait()
+        return httpx.Response(200, json={"keys": [{"kty": "oct", "kid": "k1"}]})
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as http:
+        jwks = Jwks("http://issuer.invalid/jwks", timeout_s=1, refresh_s=300, monotonic=lambda: 0.0, client=http)
+        found: list[str] = []
+
+        async def ask() -> None:
+            found.append((await jwks.key("k1"))["kid"])
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(5):
+                tg.start_soon(ask)
+            await anyio.wait_all_tasks_blocked()
+            release.set()
+    assert found == ["k1"] * 5 and len(fetched) == 1

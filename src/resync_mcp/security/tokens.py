@@ -6,8 +6,10 @@ token). Verification uses PyJWT over ``cryptography``; nothing here is hand-roll
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
+import time
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -17,6 +19,7 @@ from typing import Any, Protocol
 import httpx
 import jwt
 import structlog
+from cachetools import LRUCache
 
 from resync_mcp.config import AuthSettings
 from resync_mcp.errors import ConfigError
@@ -103,6 +106,7 @@ class Jwks:
         self._monotonic, self._client = monotonic, client
         self._keys: dict[str, dict[str, Any]] = {}
         self._fetched_at: float | None = None
+        self._lock = asyncio.Lock()
         self.fetches = 0
 
     async def _fetch(self) -> None:
@@ -118,9 +122,10 @@ class Jwks:
 
     async def key(self, kid: str) -> dict[str, Any]:
         if kid not in self._keys:
-            due = self._fetched_at is None or self._monotonic() - self._fetched_at >= self.refresh_s
-            if due:
-                await self._fetch()
+            async with self._lock:  # one fetch at a time; the others wait for it, then look again
+                due = self._fetched_at is None or self._monotonic() - self._fetched_at >= self.refresh_s
+                if kid not in self._keys and due:
+                    await self._fetch()
         if kid not in self._keys:
             raise InvalidToken("unknown signing key (kid)")
         return self._keys[kid]
@@ -138,10 +143,30 @@ class OAuthTokens:
     keys with an allowed asymmetric algorithm, ``iss``, ``aud`` (this server; a token without
     one is refused), ``exp``/``nbf``/``iat`` within the skew; roles from scopes or a claim."""
 
-    def __init__(self, settings: AuthSettings, jwks: Jwks) -> None:
-        self.s, self.jwks = settings, jwks
+    def __init__(self, settings: AuthSettings, jwks: Jwks, *, wall: Callable[[], float] = time.time) -> None:
+        self.s, self.jwks, self.wall = settings, jwks, wall
+        # A client sends the same token with every request: its verdict is kept until the token
+        # expires (bounded), so that the signature is checked once, not per request.
+        self._verified: LRUCache[bytes, tuple[float, Principal]] = LRUCache(maxsize=10_000)
+        self._keys: dict[tuple[str, str], tuple[dict[str, Any], jwt.PyJWK]] = {}
 
     async def verify(self, token: str) -> Principal:
+        digest = hashlib.sha256(token.encode()).digest()
+        kept = self._verified.get(digest)
+        if kept is not None and kept[0] > self.wall():
+            return kept[1]
+        principal, expires = await self._verify(token)
+        self._verified[digest] = (expires, principal)
+        return principal
+
+    async def _key(self, kid: str, alg: str) -> jwt.PyJWK:
+        jwk = await self.jwks.key(kid)
+        kept = self._keys.get((kid, alg))
+        if kept is None or kept[0] is not jwk:  # parsed once per key (and again if the issuer's keys change)
+            kept = self._keys[(kid, alg)] = (jwk, jwt.PyJWK(jwk, algorithm=alg))
+        return kept[1]
+
+    async def _verify(self, token: str) -> tuple[Principal, float]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -152,7 +177,7 @@ class OAuthTokens:
         if not isinstance(kid, str):
             raise InvalidToken("the token names no signing key (kid)")
         try:
-            key = jwt.PyJWK(await self.jwks.key(kid), algorithm=alg)
+            key = await self._key(kid, alg)
             claims = jwt.decode(
                 token,
                 key=key,
@@ -181,7 +206,7 @@ class OAuthTokens:
             values = granted if isinstance(granted, list) else [granted]
             roles |= {self.s.claim_roles[str(v)] for v in values if str(v) in self.s.claim_roles}
         client = claims.get("client_id") or claims.get("azp")
-        return Principal(
+        principal = Principal(
             str(claims["sub"]),
             frozenset(roles),
             via="oauth",
@@ -189,6 +214,7 @@ class OAuthTokens:
             client_id=str(client) if client else None,
             scopes=scopes,
         )
+        return principal, float(claims["exp"])
 
 
 def verifier_for(settings: AuthSettings, *, monotonic: Now, client: httpx.AsyncClient | None = None) -> Verifier | None:
