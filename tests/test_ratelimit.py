@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from mcp import Client
 
@@ -10,7 +12,7 @@ from resync_mcp.clock import FakeClock
 from resync_mcp.config import Settings
 from resync_mcp.errors import NotAllowed
 from resync_mcp.security.policy import Principal, principal_var
-from resync_mcp.security.ratelimit import RateLimited, take
+from resync_mcp.security.ratelimit import RateLimited, RedisRateLimits, take
 from resync_mcp.server.pipeline import AuthorizeStage, ToolCall
 from resync_mcp.simulator import Simulator
 from tests.conftest import call, error_text
@@ -78,3 +80,37 @@ async def test_limits_are_per_principal_and_toolset(settings: Settings, clock: F
     with pytest.raises(NotAllowed):
         await as_(Principal("eve", frozenset()), "find_jobs")  # refused before any bucket is spent
     assert authorize.limits is not None and authorize.limits.rejected == 1
+
+
+async def test_replicas_share_their_buckets_through_redis(redis_url: str) -> None:
+    from redis.asyncio import Redis
+
+    wall = [1_000.0]
+    prefix = f"t{uuid.uuid4().hex[:8]}:"
+    one, two = Redis.from_url(redis_url), Redis.from_url(redis_url)
+    a = RedisRateLimits({"read": 30}, lambda: 0.0, one, wall=lambda: wall[0], prefix=prefix, timeout_s=2)
+    b = RedisRateLimits({"read": 30}, lambda: 0.0, two, wall=lambda: wall[0], prefix=prefix, timeout_s=2)
+    alice = Principal("alice", frozenset({"viewer"}), via="oauth", issuer="https://id")
+    for replica in (a, b, a):  # a bucket of 3, spent on two replicas
+        await replica.check(alice, "read")
+    with pytest.raises(RateLimited):
+        await b.check(alice, "read")
+    await b.check(Principal("bob", frozenset({"viewer"}), via="oauth", issuer="https://id"), "read")
+    wall[0] += 2.0  # half a call a second: one more
+    await b.check(alice, "read")
+    assert a.fallbacks == b.fallbacks == 0
+    await one.aclose()
+    await two.aclose()
+
+
+async def test_an_unreachable_redis_still_limits_in_process() -> None:
+    from redis.asyncio import Redis
+
+    dead = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)  # nothing listens on port 1
+    limits = RedisRateLimits({"read": 10}, lambda: 0.0, dead, wall=lambda: 0.0, timeout_s=1)
+    alice = Principal("alice", frozenset({"viewer"}), via="static")
+    await limits.check(alice, "read")
+    with pytest.raises(RateLimited):
+        await limits.check(alice, "read")
+    assert limits.fallbacks == 2
+    await dead.aclose()

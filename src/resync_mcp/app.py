@@ -30,7 +30,7 @@ from resync_mcp.resilience.breaker import BreakerPolicy
 from resync_mcp.resilience.retry import RetryPolicy
 from resync_mcp.resilience.stages import BreakerStage, BulkheadStage, RetryStage, Sleep
 from resync_mcp.security.policy import Policy, Principal, default_confirm
-from resync_mcp.security.ratelimit import RateLimits
+from resync_mcp.security.ratelimit import RateLimits, RedisRateLimits
 from resync_mcp.server.build import build_server
 from resync_mcp.server.pipeline import AuditStage, AuthorizeStage, ErrorBoundary, FreshnessStage, LogStage, Pipeline
 from resync_mcp.server.shell import Shell
@@ -275,7 +275,19 @@ def build_app(
         confirm=frozenset(sec.confirm_tools) if sec.confirm_tools is not None else default_confirm(),
         read_only=sec.read_only,
     )
-    authorize = AuthorizeStage(principal, policy, RateLimits(sec.rate_per_minute, clock.monotonic))
+    limits = (
+        RedisRateLimits(
+            sec.rate_per_minute,
+            clock.monotonic,
+            upstream.redis,
+            wall=lambda: clock.now().timestamp(),
+            prefix=settings.cache.redis_prefix,
+            timeout_s=settings.cache.redis_timeout_ms / 1000,
+        )
+        if upstream.redis is not None
+        else RateLimits(sec.rate_per_minute, clock.monotonic)
+    )
+    authorize = AuthorizeStage(principal, policy, limits)
     audit = AuditLog(open_store(settings.audit, clock), authorize.current) if settings.audit.enabled else None
     # Audit sits outside authorize so that denied calls are recorded too.
     pipeline = Pipeline([ErrorBoundary(), LogStage(clock), AuditStage(audit, clock), authorize, FreshnessStage()])

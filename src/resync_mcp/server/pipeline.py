@@ -143,7 +143,7 @@ class AuthorizeStage:
             raise NotAllowed(decision.reason, hint=hint)
         rule = RULES.get(call.tool)
         if self.limits is not None and rule is not None and principal.via != "local":
-            self.limits.check(principal, rule.toolset)  # callers with a token; the machine's own user is not
+            await self.limits.check(principal, rule.toolset)  # callers with a token; the machine's own user is not
         tokens = (scope_var.set(principal.scope), authz_var.set((principal, decision)))
         try:
             return await next(call)
