@@ -47,7 +47,9 @@ async def test_two_stdio_servers_on_one_folder_record_every_call(tmp_path: Path)
 
     async def assistant(lab: Setup, name: str) -> None:
         async with Client(lab.stdio()) as mcp:
-            waiting = await call(mcp, "find_jobs", {"status": ["WAITING", "READY"], "limit": 20})
+            # the latest scheduled: none of them starts (and refuses a hold) while the test runs
+            latest = {"status": ["WAITING", "READY"], "limit": 20, "sort": "-sched_time"}
+            waiting = await call(mcp, "find_jobs", latest)
             for i in range(7):
                 await call(mcp, "get_job", {"job": waiting["jobs"][i]["id"]})
             args = {"job": waiting["jobs"][10 if name == "ide" else 11]["id"], "reason": f"{name} holds"}
