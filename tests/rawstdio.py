@@ -1,5 +1,6 @@
 """A `serve --demo` process spoken to in raw JSON-RPC lines over stdio, as a desktop client
-does: for what the SDK's client would hide (bytes on the wire, answer order)."""
+does: for what the SDK's client would hide (bytes on the wire, answer order); and the raw
+messages and headers the HTTP tests send."""
 
 from __future__ import annotations
 
@@ -14,10 +15,9 @@ from typing import Any
 from tests.test_transports import _env
 
 INIT = {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}
-HANDSHAKE = (
-    {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": INIT},
-    {"jsonrpc": "2.0", "method": "notifications/initialized"},
-)
+INITIALIZE = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": INIT}
+HANDSHAKE = (INITIALIZE, {"jsonrpc": "2.0", "method": "notifications/initialized"})
+HTTP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 
 
 class RawStdio:

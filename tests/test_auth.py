@@ -26,19 +26,13 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
-from tests.conftest import call
+from tests.conftest import call, error_text
 from tests.engines import configured_engine
+from tests.rawstdio import HTTP_HEADERS as HEADERS
+from tests.rawstdio import INITIALIZE as INIT
 from tests.test_transports import _env, _free_port, _start
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
-
-HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
-INIT = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}},
-}
 
 
 @contextmanager
@@ -92,7 +86,14 @@ def _tokens(path: Path, entries: dict[str, tuple[str, list[str]]]) -> None:
 
 async def test_static_tokens_identify_list_and_refuse(tmp_path: Path) -> None:
     tokens = tmp_path / "tokens.toml"
-    _tokens(tokens, {"view-secret-1": ("svc-dashboard", ["viewer"]), "op-secret-2": ("alice", ["operator"])})
+    _tokens(
+        tokens,
+        {
+            "view-secret-1": ("svc-dashboard", ["viewer"]),
+            "op-secret-2": ("alice", ["operator"]),
+            "op-secret-3": ("bob", ["operator"]),
+        },
+    )
     with server(tmp_path, f'[auth]\nmode = "static"\ntokens_file = "{tokens}"\n') as url:
         missing = await _post(url, None)
         assert missing.status_code == 401 and missing.headers["www-authenticate"].startswith("Bearer ")
@@ -116,6 +117,12 @@ async def test_static_tokens_identify_list_and_refuse(tmp_path: Path) -> None:
             assert "set_workstation_limit" not in {t.name for t in (await operator.list_tools()).tools}
             preview = await call(operator, "hold_job", {"job": failed["id"], "preview": True})
             assert preview["outcome"] == "preview"
+            waiting = (await call(operator, "find_jobs", {"status": ["WAITING"], "limit": 1}))["jobs"][0]
+            cancel = {"job": waiting["id"], "reason": "duplicate run", "ticket": "INC-1"}
+            alices = (await call(operator, "cancel_job", cancel | {"preview": True}))["confirmation_token"]
+        async with session(url, "op-secret-3") as bob:  # a token issued to alice is not bob's to redeem
+            text = await error_text(bob, "cancel_job", cancel | {"confirmation_token": alices})
+            assert "different action, object, run, caller" in text
         audit = await _post(url, "op-secret-2", _tools_call("recent_audit_entries"))  # admin only, though unlisted
         assert audit.status_code == 403 and 'scope="hwa.admin"' in audit.headers["www-authenticate"]
 

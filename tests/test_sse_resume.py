@@ -13,17 +13,11 @@ import pytest
 
 from resync_mcp.server.events import MemoryEventStore
 from tests.engines import configured_engine
+from tests.rawstdio import HTTP_HEADERS as HEADERS
+from tests.rawstdio import INITIALIZE as INIT
 from tests.test_transports import _free_port, _start
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
-
-HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
-INIT = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}},
-}
 
 
 async def _events(response: httpx.Response) -> AsyncIterator[dict[str, str]]:

@@ -103,6 +103,12 @@ class Principal:
     client_id: str | None = None
     scopes: frozenset[str] = frozenset()  # the token's OAuth scopes, as granted
 
+    @property
+    def key(self) -> str:
+        """Unique across issuers (a subject is unique only within its issuer): what confirmation
+        tokens, idempotency keys and rate limits are bound to."""
+        return self.id if self.via == "local" else f"{self.via}:{self.issuer or ''}:{self.id}"
+
     def toolsets(self) -> frozenset[str]:
         return frozenset().union(*(ROLE_TOOLSETS.get(r, frozenset()) for r in self.roles))
 

@@ -55,7 +55,7 @@ class RateLimits:
         limit = self.per_minute.get(toolset, 0)
         if limit <= 0:
             return
-        wait = await self._take((principal.issuer, principal.id, toolset), limit)
+        wait = await self._take((principal.issuer, principal.key, toolset), limit)
         if wait > 0:
             self.rejected += 1
             raise RateLimited(

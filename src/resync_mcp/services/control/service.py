@@ -75,8 +75,8 @@ class ControlService:
     def _prints(self, tool: str, ctx: Ctx, prep: Prepared, principal: Principal) -> tuple[str, str]:
         """(token print: bound to the run as well; idempotency print: the action itself)."""
         engine = ctx.client.engine
-        token = fingerprint(tool, engine, prep.target.id, prep.run, principal.id, ctx.args, justification=True)
-        key = fingerprint(tool, engine, prep.target.id, None, principal.id, ctx.args)
+        token = fingerprint(tool, engine, prep.target.id, prep.run, principal.key, ctx.args, justification=True)
+        key = fingerprint(tool, engine, prep.target.id, None, principal.key, ctx.args)
         return token, key
 
     async def question(
