@@ -267,7 +267,10 @@ def _serve(settings: Settings) -> int:
         enable_dns_rebinding_protection=True,
         allowed_hosts=list(srv.allowed_hosts)
         or [f"127.0.0.1:{srv.port}", f"localhost:{srv.port}", f"[::1]:{srv.port}"],
-        allowed_origins=list(srv.allowed_origins) or [f"http://127.0.0.1:{srv.port}", f"http://localhost:{srv.port}"],
+        allowed_origins=[
+            *(list(srv.allowed_origins) or [f"http://127.0.0.1:{srv.port}", f"http://localhost:{srv.port}"]),
+            *srv.cors_origins,
+        ],
     )
 
     async def run() -> None:

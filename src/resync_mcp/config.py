@@ -125,6 +125,8 @@ class ServerSettings(_Frozen):
     sse_retry_ms: int = Field(default=2000, ge=100, le=60_000)  # reconnect delay a client is told (Streamable HTTP)
     sse_replay_events: int = Field(default=1000, ge=10, le=100_000)  # events kept for a reconnecting client
     header_timeout_s: float = Field(default=10.0, ge=0.5, le=300)  # HTTP: request headers must arrive within this
+    body_timeout_s: float = Field(default=30.0, ge=0.5, le=3600)  # HTTP: then the request body within this
+    cors_origins: tuple[str, ...] = ()  # HTTP: browser origins allowed to call (CORS); none by default
     max_connections: int = Field(default=200, ge=1, le=100_000)  # HTTP: more are answered 503
     max_sessions: int = Field(default=1000, ge=1, le=100_000)  # Streamable HTTP sessions at once
     session_idle_s: float = Field(default=1800.0, ge=10, le=86_400)  # a session unused this long is closed

@@ -52,6 +52,9 @@ class Edge:
             await self.app(scope, receive, send)
             return
         path = scope.get("path", "")
+        if scope.get("method") == "OPTIONS":  # a CORS preflight carries no credential (it reaches no tool)
+            await self.app(scope, receive, send)
+            return
         if self.auth.mode == "oauth" and path in (METADATA, METADATA + self.mcp_path):
             await self._json(send, 200, self._metadata())
             return

@@ -117,6 +117,16 @@ async def _uvicorn(app: App, srv: ServerSettings, security: TransportSecuritySet
     from resync_mcp.server.edge import Edge
     from resync_mcp.server.hardening import guarded_h11
 
+    if srv.cors_origins:  # only where configured: a browser on another origin may then call
+        from starlette.middleware.cors import CORSMiddleware
+
+        starlette.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(srv.cors_origins),
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Mcp-Session-Id", "Mcp-Protocol-Version", "Last-Event-ID"],
+            expose_headers=["Mcp-Session-Id", "WWW-Authenticate"],
+        )
     asgi: Any = starlette
     verifier = verifier_for(app.settings.auth, monotonic=app.clock.monotonic)
     if verifier is not None:
@@ -125,7 +135,7 @@ async def _uvicorn(app: App, srv: ServerSettings, security: TransportSecuritySet
         asgi,
         host=srv.host,
         port=srv.port,
-        http=guarded_h11(srv.header_timeout_s),
+        http=guarded_h11(srv.header_timeout_s, srv.body_timeout_s),
         limit_concurrency=srv.max_connections,
         log_level="info",
         timeout_graceful_shutdown=max(1, round(srv.shutdown_grace_s)),
