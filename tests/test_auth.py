@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager, contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 import httpx
 import jwt
@@ -150,16 +151,27 @@ class Issuer:
         }
         body = json.dumps(jwks).encode()
         self.fetches = 0
+        self.opaque: dict[str, dict[str, Any]] = {}  # RFC 7662 answers by token
+        self.introspected: list[tuple[str | None, str]] = []  # (Authorization header, token in the body)
         issuer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                issuer.fetches += 1
+            def _send(self, data: bytes) -> None:
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
-                self.wfile.write(body)
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:
+                issuer.fetches += 1
+                self._send(body)
+
+            def do_POST(self) -> None:
+                form = parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
+                token = form["token"][0]
+                issuer.introspected.append((self.headers.get("Authorization"), token))
+                self._send(json.dumps(issuer.opaque.get(token, {"active": False})).encode())
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -327,3 +339,40 @@ async def test_the_clients_token_never_reaches_the_engine(tmp_path: Path) -> Non
     engine_credential = "Basic " + base64.b64encode(b"u:p").decode()
     assert seen == {hashlib.sha256(engine_credential.encode()).hexdigest()}  # the engine's own, only
     assert hashlib.sha256(b"Bearer op-secret-9").hexdigest() not in seen
+
+
+async def test_opaque_tokens_are_introspected_with_the_same_checks(tmp_path: Path, issuer: Issuer) -> None:
+    port = _free_port()
+    audience = f"http://127.0.0.1:{port}/mcp"
+    now = int(time.time())
+    answer = {"active": True, "iss": issuer.ISS, "sub": "bob", "aud": audience, "exp": now + 600}
+    issuer.opaque = {
+        "opaque-op": answer | {"scope": "hwa.read hwa.operate", "client_id": "vscode"},
+        "opaque-other": answer | {"aud": "https://other.example.test/mcp", "scope": "hwa.read"},
+        "opaque-old": answer | {"exp": now - 600, "scope": "hwa.read"},
+    }
+    introspect = issuer.jwks_url.replace("/jwks", "/introspect")
+    toml = (
+        f'[server]\nport = {port}\n\n[auth]\nmode = "oauth"\nissuer = "{issuer.ISS}"\n'
+        f'jwks_url = "{issuer.jwks_url}"\naudience = "{audience}"\nintrospection_url = "{introspect}"\n'
+        'introspection_client_id = "resync"\n'
+    )
+    config = tmp_path / "oauth.toml"
+    config.write_text('[demo]\nenabled = true\njobs = 100\n\n[security]\ntoolsets = ["read", "operate"]\n\n' + toml)
+    env = _env() | {"HOME": str(tmp_path / "home"), "RESYNC_AUTH__INTROSPECTION_SECRET": "s3cret"}
+    proc = _start(["--config", str(config), "serve", "--transport", "http"], tmp_path, env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for refused in ("opaque-unknown", "opaque-other", "opaque-old"):
+            assert (await _post(url, refused)).status_code == 401, refused
+        async with session(url, "opaque-op") as bob:
+            me = await call(bob, "whoami", {})
+            assert (me["principal"], me["via"], me["client_id"]) == ("bob", "oauth", "vscode")
+            assert "hold_job" in me["tools"]
+            await call(bob, "plan_summary", {})
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    credential = "Basic " + base64.b64encode(b"resync:s3cret").decode()
+    assert all(auth == credential for auth, _ in issuer.introspected)  # the server's own, token in the body
+    assert [t for _, t in issuer.introspected].count("opaque-op") == 1  # one question per token, then kept

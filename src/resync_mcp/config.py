@@ -153,13 +153,19 @@ class AuthSettings(_Frozen):
     )
     roles_claim: str | None = None  # a claim (dotted path) whose values map through claim_roles
     claim_roles: dict[str, str] = Field(default_factory=dict)
+    introspection_url: str | None = None  # oauth: RFC 7662 endpoint for opaque (non-JWT) tokens
+    introspection_client_id: str | None = None  # this server's client at that endpoint
+    introspection_secret: SecretStr | None = None  # env only: RESYNC_AUTH__INTROSPECTION_SECRET
+    introspection_cache_s: float = Field(default=60.0, ge=0, le=3600)  # an active verdict is kept this long at most
 
     @model_validator(mode="after")
     def _complete(self) -> AuthSettings:
         if self.mode == "static" and self.tokens_file is None:
             raise ValueError("auth.mode = 'static' needs auth.tokens_file (RESYNC_AUTH__TOKENS_FILE)")
         if self.mode == "oauth":
-            missing = [n for n in ("issuer", "jwks_url", "audience") if not getattr(self, n)]
+            missing = [n for n in ("issuer", "audience") if not getattr(self, n)]
+            if not (self.jwks_url or self.introspection_url):
+                missing.append("jwks_url (or introspection_url)")
             if missing:
                 raise ValueError(f"auth.mode = 'oauth' needs auth.{', auth.'.join(missing)}")
         bad = set(self.algorithms) - set(ASYMMETRIC_ALGORITHMS)

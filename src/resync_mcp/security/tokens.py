@@ -143,8 +143,15 @@ class OAuthTokens:
     keys with an allowed asymmetric algorithm, ``iss``, ``aud`` (this server; a token without
     one is refused), ``exp``/``nbf``/``iat`` within the skew; roles from scopes or a claim."""
 
-    def __init__(self, settings: AuthSettings, jwks: Jwks, *, wall: Callable[[], float] = time.time) -> None:
-        self.s, self.jwks, self.wall = settings, jwks, wall
+    def __init__(
+        self,
+        settings: AuthSettings,
+        jwks: Jwks | None,
+        *,
+        wall: Callable[[], float] = time.time,
+        introspect: Introspection | None = None,
+    ) -> None:
+        self.s, self.jwks, self.wall, self.introspect = settings, jwks, wall, introspect
         # A client sends the same token with every request: its verdict is kept until the token
         # expires (bounded), so that the signature is checked once, not per request.
         self._verified: LRUCache[bytes, tuple[float, Principal]] = LRUCache(maxsize=10_000)
@@ -155,11 +162,18 @@ class OAuthTokens:
         kept = self._verified.get(digest)
         if kept is not None and kept[0] > self.wall():
             return kept[1]
-        principal, expires = await self._verify(token)
+        if token.count(".") != 2 and self.introspect is not None:  # not a JWT: ask the issuer (RFC 7662)
+            principal, expires = await self.introspect.verify(token, self._principal)
+            expires = min(expires, self.wall() + self.s.introspection_cache_s)
+        elif self.jwks is None:
+            raise InvalidToken("only opaque tokens are accepted here (no jwks_url)")
+        else:
+            principal, expires = await self._verify(token)
         self._verified[digest] = (expires, principal)
         return principal
 
     async def _key(self, kid: str, alg: str) -> jwt.PyJWK:
+        assert self.jwks is not None
         jwk = await self.jwks.key(kid)
         kept = self._keys.get((kid, alg))
         if kept is None or kept[0] is not jwk:  # parsed once per key (and again if the issuer's keys change)
@@ -199,6 +213,10 @@ class OAuthTokens:
             raise InvalidToken(f"token without {exc.claim}") from None
         except jwt.PyJWTError:
             raise InvalidToken("invalid token") from None
+        return self._principal(claims), float(claims["exp"])
+
+    def _principal(self, claims: Mapping[str, Any]) -> Principal:
+        """Roles from the token's scopes and, when configured, a roles claim."""
         scopes = frozenset(str(claims.get("scope", "")).split()) | frozenset(claims.get("scp", []) or [])
         roles = {self.s.scope_roles[sc] for sc in scopes if sc in self.s.scope_roles}
         if self.s.roles_claim:
@@ -206,15 +224,54 @@ class OAuthTokens:
             values = granted if isinstance(granted, list) else [granted]
             roles |= {self.s.claim_roles[str(v)] for v in values if str(v) in self.s.claim_roles}
         client = claims.get("client_id") or claims.get("azp")
-        principal = Principal(
+        return Principal(
             str(claims["sub"]),
             frozenset(roles),
             via="oauth",
-            issuer=str(claims["iss"]),
+            issuer=str(claims.get("iss") or self.s.issuer),
             client_id=str(client) if client else None,
             scopes=scopes,
         )
-        return principal, float(claims["exp"])
+
+
+class Introspection:
+    """RFC 7662: the issuer says whether an opaque token is active, and for whom. The same checks
+    as a JWT's apply to its answer: issuer, audience (required), expiry, subject."""
+
+    def __init__(self, settings: AuthSettings, client: httpx.AsyncClient, wall: Callable[[], float]) -> None:
+        self.s, self.client, self.wall = settings, client, wall
+
+    async def verify(
+        self, token: str, principal_of: Callable[[Mapping[str, Any]], Principal]
+    ) -> tuple[Principal, float]:
+        s = self.s
+        assert s.introspection_url is not None
+        secret = s.introspection_secret.get_secret_value() if s.introspection_secret else ""
+        auth = httpx.BasicAuth(s.introspection_client_id, secret) if s.introspection_client_id else None
+        try:
+            answer = await self.client.post(
+                s.introspection_url,
+                data={"token": token, "token_type_hint": "access_token"},
+                auth=auth or httpx.USE_CLIENT_DEFAULT,
+                timeout=s.jwks_timeout_s,
+            )
+            answer.raise_for_status()
+            claims = answer.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise InvalidToken(f"the issuer could not be asked about the token ({type(exc).__name__})") from None
+        if not isinstance(claims, dict) or claims.get("active") is not True:
+            raise InvalidToken("token not active")
+        if claims.get("iss") not in (None, s.issuer):
+            raise InvalidToken("token from another issuer")
+        audience = claims.get("aud")
+        if s.audience not in (audience if isinstance(audience, list) else [audience]):
+            raise InvalidToken("token issued for another audience")
+        exp = claims.get("exp")
+        if not isinstance(exp, int | float) or exp + s.leeway_s < self.wall():
+            raise InvalidToken("token expired")
+        if not claims.get("sub"):
+            raise InvalidToken("token without sub")
+        return principal_of(claims), float(exp)
 
 
 def verifier_for(settings: AuthSettings, *, monotonic: Now, client: httpx.AsyncClient | None = None) -> Verifier | None:
@@ -222,13 +279,18 @@ def verifier_for(settings: AuthSettings, *, monotonic: Now, client: httpx.AsyncC
         assert settings.tokens_file is not None
         return StaticTokens(settings.tokens_file)
     if settings.mode == "oauth":
-        assert settings.jwks_url is not None
-        jwks = Jwks(
-            settings.jwks_url,
-            timeout_s=settings.jwks_timeout_s,
-            refresh_s=settings.jwks_refresh_s,
-            monotonic=monotonic,
-            client=client or httpx.AsyncClient(),
+        http = client or httpx.AsyncClient()
+        jwks = (
+            Jwks(
+                settings.jwks_url,
+                timeout_s=settings.jwks_timeout_s,
+                refresh_s=settings.jwks_refresh_s,
+                monotonic=monotonic,
+                client=http,
+            )
+            if settings.jwks_url
+            else None
         )
-        return OAuthTokens(settings, jwks)
+        introspect = Introspection(settings, http, time.time) if settings.introspection_url else None
+        return OAuthTokens(settings, jwks, introspect=introspect)
     return None
