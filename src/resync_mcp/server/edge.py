@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -112,6 +113,7 @@ class Edge:
     async def _challenge(
         self, send: Send, status: int, error: str, description: str, scope_: str | None = None
     ) -> None:
+        description = re.sub(r"[^\w .()'-]", "", description)  # it may echo token text: keep the header clean
         parts = [f'error="{error}"', f'error_description="{description}"']
         if scope_:
             parts.append(f'scope="{scope_}"')
