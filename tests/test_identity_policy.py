@@ -15,8 +15,9 @@ from hypothesis import strategies as st
 
 from resync_mcp.app import App
 from resync_mcp.errors import NotAllowed
+from resync_mcp.security.oauth import Jwks
 from resync_mcp.security.policy import RULES, Deny, Principal, decide, principal_var
-from resync_mcp.security.tokens import InvalidToken, Jwks
+from resync_mcp.security.tokens import InvalidToken
 from resync_mcp.server.pipeline import AuthorizeStage, ToolCall
 
 pytestmark = pytest.mark.anyio
