@@ -29,7 +29,7 @@ from resync_mcp.knowledge.base import KnowledgeBase, KnowledgeUnavailable
 from resync_mcp.resilience.breaker import BreakerPolicy
 from resync_mcp.resilience.retry import RetryPolicy
 from resync_mcp.resilience.stages import BreakerStage, BulkheadStage, RetryStage, Sleep
-from resync_mcp.security.policy import Policy, Principal, default_confirm
+from resync_mcp.security.policy import Policy, default_confirm
 from resync_mcp.security.ratelimit import RateLimits, RedisRateLimits
 from resync_mcp.server.build import build_server
 from resync_mcp.server.pipeline import AuditStage, AuthorizeStage, ErrorBoundary, FreshnessStage, LogStage, Pipeline
@@ -270,7 +270,7 @@ def build_app(
     # Around every tool call, outermost first. Each HWA request inside then runs through
     # upstream.stages(): cache -> breaker -> retry -> bulkhead -> HTTP.
     sec = settings.security
-    principal = Principal(sec.operator_id, frozenset({settings.operator_role()}))
+    principal = settings.local_principal()
     policy = Policy(
         confirm=frozenset(sec.confirm_tools) if sec.confirm_tools is not None else default_confirm(),
         read_only=sec.read_only,

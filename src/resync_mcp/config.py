@@ -13,13 +13,16 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from resync_mcp.errors import ConfigError
 from resync_mcp.paths import user_dir
+
+if TYPE_CHECKING:
+    from resync_mcp.security.policy import Principal
 
 ENV_PREFIX = "RESYNC_"
 DEFAULT_CONFIG_PATHS = (Path("config/resync.toml"),)
@@ -406,11 +409,16 @@ class Settings(BaseSettings):
     def local_tools(self) -> frozenset[str]:
         """What the server's own principal (stdio, HTTP without auth) is shown: the exposed tools
         its role may call."""
-        from resync_mcp.security.policy import Policy, Principal, visible
+        from resync_mcp.security.policy import Policy, visible
 
-        sec = self.security
-        principal = Principal(sec.operator_id, frozenset({self.operator_role()}))
-        return frozenset(visible(principal, self.exposed_tools(), Policy(frozenset(), read_only=sec.read_only)))
+        policy = Policy(frozenset(), read_only=self.security.read_only)
+        return frozenset(visible(self.local_principal(), self.exposed_tools(), policy))
+
+    def local_principal(self) -> Principal:
+        """The server's own caller: stdio, and HTTP without auth."""
+        from resync_mcp.security.policy import Principal
+
+        return Principal(self.security.operator_id, frozenset({self.operator_role()}))
 
     def operator_role(self) -> str:
         return self.security.role or ("admin" if self.simulator_only() else "operator")

@@ -42,9 +42,9 @@ def writable_folder(path: Path) -> str | None:
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        return f"{getattr(exc, 'filename', None) or path}: {exc.strerror or exc}"
+        return str(exc.strerror or exc)
     if not os.access(path, os.W_OK | os.X_OK):
-        return f"{path}: not writable by this user"
+        return "not writable by this user"
     return None
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
 import anyio
@@ -38,18 +38,24 @@ def scripted(clock: FakeClock, outcomes: list[object]) -> tuple[Callable[[Upstre
     return nxt, calls
 
 
-def unavailable(retry_after: float | None = None) -> EngineUnavailable:
-    return EngineUnavailable("503", status=503, retry_after=retry_after)
-
-
-async def test_read_retried_after_503_503_then_200_exactly_three_attempts() -> None:
-    clock = FakeClock()
+def passing_sleep(clock: FakeClock) -> tuple[Callable[[float], Awaitable[None]], list[float]]:
+    """A sleep that records each wait and passes it on the fake clock."""
     slept: list[float] = []
 
     async def sleep(s: float) -> None:
         slept.append(s)
         clock.advance(s)
 
+    return sleep, slept
+
+
+def unavailable(retry_after: float | None = None) -> EngineUnavailable:
+    return EngineUnavailable("503", status=503, retry_after=retry_after)
+
+
+async def test_read_retried_after_503_503_then_200_exactly_three_attempts() -> None:
+    clock = FakeClock()
+    sleep, slept = passing_sleep(clock)
     stage = RetryStage(RetryPolicy(attempts=3, base_s=0.2, cap_s=1.0), clock, sleep, draw=lambda: 0.5)
     nxt, calls = scripted(clock, [unavailable(), unavailable(), "ok"])
     fetched = await stage(CALL, nxt)  # type: ignore[arg-type]
@@ -148,12 +154,7 @@ def with_deadline(clock: FakeClock, seconds: float) -> UpstreamCall:
 
 async def test_no_retry_whose_wait_would_pass_the_deadline() -> None:
     clock = FakeClock()
-    slept: list[float] = []
-
-    async def sleep(s: float) -> None:
-        slept.append(s)
-        clock.advance(s)
-
+    sleep, slept = passing_sleep(clock)
     stage = RetryStage(RetryPolicy(attempts=5, base_s=0.2, cap_s=1.0), clock, sleep, draw=lambda: 1.0)
     nxt, calls = scripted(clock, [unavailable(), unavailable(), unavailable(), "ok"])
     # 0.5 s left: the first wait (0.2) fits, the second (0.4) would not leave room for an answer.

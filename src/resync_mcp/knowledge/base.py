@@ -28,6 +28,7 @@ from resync_mcp.knowledge import messages
 from resync_mcp.knowledge.chunking import Chunk, Document, chunk
 from resync_mcp.knowledge.readers import SUFFIXES, UnreadableFile, read
 from resync_mcp.knowledge.search import Passage, fuse
+from resync_mcp.paths import writable_folder
 
 DIM = 384
 _COLUMNS = ["content_hash", "doc_id", "source", "title", "section", "ordinal", "kind", "text"]
@@ -163,15 +164,12 @@ class KnowledgeBase:
             raise KnowledgeUnavailable(
                 "Knowledge search needs the knowledge extra.", hint="pip install 'resync-mcp[knowledge]'"
             ) from exc
-        try:
-            self.dir.mkdir(parents=True, exist_ok=True)
-            if not os.access(self.dir, os.W_OK | os.X_OK):
-                raise PermissionError("not writable")
-        except OSError as exc:
+        why = writable_folder(self.dir)
+        if why is not None:
             raise KnowledgeUnavailable(
-                f"The knowledge folder {self.dir} cannot be used ({exc.strerror or exc}).",
+                f"The knowledge folder {self.dir} cannot be used ({why}).",
                 hint="Set knowledge.dir (RESYNC_KNOWLEDGE__DIR) to a writable folder, or knowledge.enabled = false.",
-            ) from None
+            )
         self._db = lancedb.connect(str(self.dir.resolve()))
         try:
             self._table = self._db.open_table("chunks")

@@ -165,6 +165,11 @@ def decide(principal: Principal, tool: str, arguments: Mapping[str, Any], policy
     return Allow()
 
 
+def least_role(toolset: str) -> str:
+    """The role with the fewest toolsets that grants ``toolset`` (what a refusal asks for)."""
+    return min((r for r, sets in ROLE_TOOLSETS.items() if toolset in sets), key=lambda r: len(ROLE_TOOLSETS[r]))
+
+
 def visible(principal: Principal, tools: Iterable[str], policy: Policy) -> list[str]:
     """The tools ``principal`` is shown: those it may call at all (listing is a courtesy; every
     call is decided again)."""

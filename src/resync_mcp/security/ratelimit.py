@@ -47,7 +47,7 @@ class RateLimits:
         self, per_minute: Mapping[str, int], monotonic: Callable[[], float], max_buckets: int = 50_000
     ) -> None:
         self.per_minute, self.monotonic, self.max_buckets = per_minute, monotonic, max_buckets
-        self._buckets: dict[tuple[str | None, str, str], Bucket] = {}
+        self._buckets: dict[tuple[str, str], Bucket] = {}
         self.rejected = 0
 
     async def check(self, principal: Principal, toolset: str) -> None:
@@ -55,7 +55,7 @@ class RateLimits:
         limit = self.per_minute.get(toolset, 0)
         if limit <= 0:
             return
-        wait = await self._take((principal.issuer, principal.key, toolset), limit)
+        wait = await self._take((principal.key, toolset), limit)
         if wait > 0:
             self.rejected += 1
             raise RateLimited(
@@ -63,10 +63,10 @@ class RateLimits:
                 hint=f"Retry in {math.ceil(wait)} s; nothing was read or changed.",
             )
 
-    async def _take(self, key: tuple[str | None, str, str], limit: int) -> float:
+    async def _take(self, key: tuple[str, str], limit: int) -> float:
         return self._take_here(key, limit)
 
-    def _take_here(self, key: tuple[str | None, str, str], limit: int) -> float:
+    def _take_here(self, key: tuple[str, str], limit: int) -> float:
         if key not in self._buckets and len(self._buckets) >= self.max_buckets:
             self._buckets.clear()  # bounded memory: an attacker minting principals resets, never grows
         self._buckets[key], wait = take(self._buckets.get(key), self.monotonic(), limit)
@@ -106,8 +106,8 @@ class RedisRateLimits(RateLimits):
         self.redis, self.wall, self.prefix, self.timeout_s = redis, wall, prefix, timeout_s
         self.fallbacks = 0
 
-    async def _take(self, key: tuple[str | None, str, str], limit: int) -> float:
-        name = self.prefix + "rl:" + hashlib.sha256("\x1f".join(map(str, key)).encode()).hexdigest()[:32]
+    async def _take(self, key: tuple[str, str], limit: int) -> float:
+        name = self.prefix + "rl:" + hashlib.sha256("\x1f".join(key).encode()).hexdigest()[:32]
         try:
             with anyio.fail_after(self.timeout_s):
                 answer = await self.redis.eval(_TAKE, 1, name, str(limit), repr(self.wall()))

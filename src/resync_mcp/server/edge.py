@@ -23,7 +23,7 @@ from urllib.parse import parse_qs, urlsplit
 import structlog
 
 from resync_mcp.config import AuthSettings
-from resync_mcp.security.policy import RULES, Principal
+from resync_mcp.security.policy import RULES, Principal, least_role
 from resync_mcp.security.tokens import InvalidToken, Verifier
 from resync_mcp.server.shell import PRINCIPAL_KEY
 
@@ -98,7 +98,7 @@ class Edge:
             params = message.get("params")
             rule = RULES.get(str(params.get("name"))) if isinstance(params, dict) else None
             if rule is not None and rule.toolset not in principal.toolsets():
-                role = {"read": "viewer", "operate": "operator", "admin": "admin"}[rule.toolset]
+                role = least_role(rule.toolset)
                 return self.role_scope.get(role, f"the {role} role")
         return None
 
@@ -125,9 +125,11 @@ class Edge:
         )
 
     @staticmethod
-    async def _json(send: Send, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]] = ()) -> None:  # type: ignore[assignment]
+    async def _json(
+        send: Send, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]] | None = None
+    ) -> None:
         data = json.dumps(body).encode()
-        head = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode()), *headers]
+        head = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode()), *(headers or [])]
         await send({"type": "http.response.start", "status": status, "headers": head})
         await send({"type": "http.response.body", "body": data})
 

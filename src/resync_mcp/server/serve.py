@@ -12,9 +12,7 @@ the process before any clean-up ran. A no-op handler installed first absorbs tha
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -42,30 +40,6 @@ def _absorb_reraised_signals() -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-
-
-async def _stdio(app: App, grace_s: float) -> None:
-    """Until stdin closes or a signal comes; a signal leaves calls in flight ``grace_s`` to end.
-
-    The SDK reads stdin in a worker thread that cancellation cannot interrupt, so after a signal
-    the clean-up runs here and the process then exits without waiting for that read.
-    """
-    async with anyio.create_task_group() as tg:
-
-        async def on_signal() -> None:
-            with anyio.open_signal_receiver(*SIGNALS) as received:
-                async for sig in received:
-                    log.info("shutdown", signal=signal.Signals(sig).name, grace_s=grace_s)
-                    with anyio.move_on_after(grace_s):
-                        await app.idle()
-                    with anyio.CancelScope(shield=True):
-                        await app.aclose()
-                    sys.stdout.flush()
-                    os._exit(0)
-
-        tg.start_soon(on_signal)
-        await app.server.run_stdio_async()
-        tg.cancel_scope.cancel()
 
 
 def _drain_first_server(base: type) -> type:
@@ -150,13 +124,11 @@ async def _uvicorn(app: App, srv: ServerSettings, security: TransportSecuritySet
 
 
 async def serve(app: App, srv: ServerSettings, security: TransportSecuritySettings | None) -> None:
-    """Serve until stopped; always close the app, shielded so a second signal cannot skip it."""
+    """Serve HTTP or SSE until stopped (stdio: server/stdio.py); always close the app, shielded
+    so that a second signal cannot skip it."""
     await app.start()
     try:
-        if srv.transport == "stdio":
-            await _stdio(app, srv.shutdown_grace_s)
-        else:
-            await _uvicorn(app, srv, security)
+        await _uvicorn(app, srv, security)
     finally:
         with anyio.CancelScope(shield=True):
             await app.aclose()

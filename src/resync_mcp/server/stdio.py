@@ -35,8 +35,9 @@ def _import_app() -> None:
 
 
 async def serve_stdio(settings: Settings) -> None:
-    if settings.audit.enabled and (why := writable_folder(settings.audit.path)):
-        raise unusable_folder("audit", why, "audit.dir", "RESYNC_AUDIT__DIR", "audit.enabled = false")
+    folder = settings.audit.path
+    if settings.audit.enabled and (why := writable_folder(folder)):
+        raise unusable_folder("audit", f"{folder}: {why}", "audit.dir", "RESYNC_AUDIT__DIR", "audit.enabled = false")
     listing = first_listing(settings.limits, settings.local_tools())
     shell = make_shell(version=__version__, log_level=settings.log_level, listing=listing)
     built: list[App] = []

@@ -7,7 +7,6 @@ from mcp.server.mcpserver import MCPServer
 from pydantic import BaseModel
 
 from resync_mcp.clock import Clock
-from resync_mcp.security.policy import visible
 from resync_mcp.server.pipeline import AuthorizeStage
 from resync_mcp.server.tools import Runner
 from resync_mcp.server.tools.health import LOCAL_READ
@@ -38,7 +37,6 @@ def register(
 
         async def answer() -> Identity:
             p = authorize.current()
-            tools = [t.name for t in mcp._tool_manager.list_tools()]
             return Identity(
                 as_of=clock.now(),
                 principal=p.id,
@@ -48,7 +46,7 @@ def register(
                 roles=sorted(p.roles),
                 scopes=sorted(p.scopes),
                 toolsets=sorted(p.toolsets()),
-                tools=visible(p, tools, authorize.policy),
+                tools=[t.name for t in await mcp.list_tools()],  # what tools/list shows this caller
                 engines=engines,
                 default_engine=default,
                 read_only=authorize.policy.read_only,
