@@ -376,3 +376,68 @@ async def test_opaque_tokens_are_introspected_with_the_same_checks(tmp_path: Pat
     credential = "Basic " + base64.b64encode(b"resync:s3cret").decode()
     assert all(auth == credential for auth, _ in issuer.introspected)  # the server's own, token in the body
     assert [t for _, t in issuer.introspected].count("opaque-op") == 1  # one question per token, then kept
+
+
+async def test_sessions_are_capped_per_principal_and_streams_per_server(tmp_path: Path) -> None:
+    tokens = tmp_path / "tokens.toml"
+    _tokens(tokens, {"a-secret": ("alice", ["viewer"]), "b-secret": ("bob", ["viewer"])})
+    caps = "[server]\nmax_sessions_per_principal = 2\nmax_sse_streams = 1\n\n"
+    with server(tmp_path, f'{caps}[auth]\nmode = "static"\ntokens_file = "{tokens}"\n') as url:
+        first, second = await _post(url, "a-secret"), await _post(url, "a-secret")
+        assert first.status_code == second.status_code == 200
+        third = await _post(url, "a-secret")
+        assert third.status_code == 429 and "already holds 2 sessions" in third.json()["error"]["message"]
+        assert (await _post(url, "b-secret")).status_code == 200  # another caller is not affected
+        sid = first.headers["mcp-session-id"]
+        headers = HEADERS | {"Authorization": "Bearer a-secret", "Mcp-Session-Id": sid}
+        async with httpx.AsyncClient(timeout=10) as http:
+            assert (await http.delete(f"{url}/mcp", headers=headers)).status_code == 200
+            assert (await _post(url, "a-secret")).status_code == 200  # a closed session frees its slot
+            live = second.headers["mcp-session-id"]
+            stream_headers = headers | {"Mcp-Session-Id": live, "Accept": "text/event-stream"}
+            async with http.stream("GET", f"{url}/mcp", headers=stream_headers) as stream:
+                assert stream.status_code == 200
+                busy = await http.get(f"{url}/mcp", headers=stream_headers)
+                assert busy.status_code == 503 and busy.headers["retry-after"]
+            for _ in range(50):  # the stream's slot is given back once the server sees it closed
+                async with http.stream("GET", f"{url}/mcp", headers=stream_headers) as again:
+                    if again.status_code == 200:
+                        break
+            else:
+                raise AssertionError("the closed stream's slot was never given back")
+
+
+async def test_writes_act_in_the_callers_own_engine_name(tmp_path: Path) -> None:
+    tokens = tmp_path / "tokens.toml"
+    _tokens(tokens, {"op-alice": ("alice", ["operator"]), "op-bob": ("bob", ["operator"])})
+    acting = tmp_path / "acting.toml"
+    acting.write_text('[[credential]]\nprincipal = "alice"\nusername = "alice_hwa"\npassword_env = "ALICE_HWA_PW"\n')
+    toml = f'[auth]\nmode = "static"\ntokens_file = "{tokens}"\n\n[security]\ntoolsets = ["read", "operate"]\n'
+    with configured_engine(tmp_path, toml=toml) as lab:
+        config = lab.config.read_text().replace(
+            'username = "u"\n', f'username = "u"\nacting_credentials_file = "{acting}"\n'
+        )
+        lab.config.write_text(config)
+        port = _free_port()
+        args = ["--config", str(lab.config), "serve", "--transport", "http", "--port", str(port)]
+        proc = _start(args, lab.work, lab.env | {"ALICE_HWA_PW": "alice-pw"})
+        url = f"http://127.0.0.1:{port}"
+        try:
+            async with session(url, "op-bob") as bob:  # reads: the engine's own credential, for anyone
+                jobs = (await call(bob, "find_jobs", {"status": ["WAITING"], "limit": 2}))["jobs"]
+                bobs = await call(bob, "hold_job", {"job": jobs[0]["id"], "preview": True})
+                text = await error_text(
+                    bob, "hold_job", {"job": jobs[0]["id"], "confirmation_token": bobs["confirmation_token"]}
+                )
+                assert "'bob' has no usable credential of their own on engine 'lab'" in text
+            async with session(url, "op-alice") as alice:
+                preview = await call(alice, "hold_job", {"job": jobs[1]["id"], "preview": True})
+                done = await call(
+                    alice, "hold_job", {"job": jobs[1]["id"], "confirmation_token": preview["confirmation_token"]}
+                )
+                assert done["outcome"] == "done"
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+        writes = await _get(f"{lab.engine_url}/_sim/writes")
+    assert [w["user"] for w in writes["results"]] == ["alice_hwa"]  # bob's refusal sent nothing; alice's hold names her

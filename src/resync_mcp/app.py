@@ -42,6 +42,7 @@ from resync_mcp.services.health import HealthService
 from resync_mcp.services.knowledge import KnowledgeService
 from resync_mcp.services.plan import PlanService
 from resync_mcp.simulator import Simulator
+from resync_mcp.tws.acting import ActingCredentials
 from resync_mcp.tws.client import HwaClient
 from resync_mcp.tws.upstream import UpstreamStage
 
@@ -167,6 +168,11 @@ def http_client_for(name: str, engine: EngineSettings) -> httpx.AsyncClient:
     return httpx.AsyncClient(base_url=engine.base_url, auth=auth, headers=headers, verify=verify, timeout=timeout)
 
 
+def acting_credentials(name: str, engine: EngineSettings) -> ActingCredentials | None:
+    path = engine.acting_credentials_file
+    return None if path is None else ActingCredentials(path, engine=name, scheme=engine.auth)
+
+
 def graph_store(settings: Settings) -> GraphStore:
     """The embedded store, or Neo4j when configured (the driver connects lazily)."""
     g = settings.graph
@@ -259,6 +265,7 @@ def build_app(
             stages=stages,
             clock=clock,
             total_timeout_s=timeout,
+            acting=acting_credentials(name, engine),
         )
     if settings.demo.enabled:
         sim = simulator or Simulator.create(settings.demo.seed, settings.demo.jobs, clock)

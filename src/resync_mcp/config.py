@@ -79,6 +79,9 @@ class EngineSettings(_Frozen):
     read_timeout: float = Field(default=30.0, gt=0, le=600)
     plan_id: str = Field(default="current", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     api_path: str = Field(default="/twsd/api/v2", pattern=r"^/[A-Za-z0-9_/.-]*$")
+    # Writes in the caller's own name (HWA's audit then names the person): [[credential]] entries
+    # of principal, username and password_file/password_env (token_* for bearer); no secret inside.
+    acting_credentials_file: Path | None = None
 
     @field_validator("base_url")
     @classmethod
@@ -95,6 +98,8 @@ class EngineSettings(_Frozen):
             raise ValueError("auth = 'basic' needs a password: set the environment variable or 'password_file'")
         if self.auth == "bearer" and self.token is None and self.token_file is None:
             raise ValueError("auth = 'bearer' needs a token: set the environment variable or 'token_file'")
+        if self.acting_credentials_file is not None and self.auth == "none":
+            raise ValueError("acting_credentials_file needs auth = 'basic' or 'bearer'")
         if self.ca_bundle is not None and not self.ca_bundle.is_file():
             raise ValueError(f"ca_bundle {self.ca_bundle} is not a readable file")
         return self
@@ -133,6 +138,8 @@ class ServerSettings(_Frozen):
     max_connections: int = Field(default=200, ge=1, le=100_000)  # HTTP: more are answered 503
     max_sessions: int = Field(default=1000, ge=1, le=100_000)  # Streamable HTTP sessions at once
     session_idle_s: float = Field(default=1800.0, ge=10, le=86_400)  # a session unused this long is closed
+    max_sessions_per_principal: int = Field(default=50, ge=1, le=100_000)  # one caller cannot take every session
+    max_sse_streams: int = Field(default=200, ge=1, le=100_000)  # long-lived GET streams at once; more: 503
 
 
 ASYMMETRIC_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA")

@@ -144,10 +144,11 @@ class AuthorizeStage:
         rule = RULES.get(call.tool)
         if self.limits is not None and rule is not None and principal.via != "local":
             await self.limits.check(principal, rule.toolset)  # callers with a token; the machine's own user is not
-        tokens = (scope_var.set(principal.scope), authz_var.set((principal, decision)))
+        tokens = (scope_var.set(principal.scope), authz_var.set((principal, decision)), principal_var.set(principal))
         try:
             return await next(call)
         finally:
+            principal_var.reset(tokens[2])
             authz_var.reset(tokens[1])
             scope_var.reset(tokens[0])
 

@@ -101,10 +101,19 @@ async def _uvicorn(app: App, srv: ServerSettings, security: TransportSecuritySet
             allow_headers=["Authorization", "Content-Type", "Mcp-Session-Id", "Mcp-Protocol-Version", "Last-Event-ID"],
             expose_headers=["Mcp-Session-Id", "WWW-Authenticate"],
         )
-    asgi: Any = starlette
+    from resync_mcp.server.caps import Caps
+
+    asgi: Any = Caps(
+        starlette,
+        per_principal=srv.max_sessions_per_principal,
+        streams=srv.max_sse_streams,
+        idle_s=srv.session_idle_s,
+        monotonic=app.clock.monotonic,
+        opening=("POST", srv.path) if srv.transport == "http" else ("GET", "/sse"),
+    )
     verifier = verifier_for(app.settings.auth, monotonic=app.clock.monotonic)
     if verifier is not None:
-        asgi = Edge(starlette, verifier, app.settings.auth, mcp_path=srv.path)
+        asgi = Edge(asgi, verifier, app.settings.auth, mcp_path=srv.path)
     config = uvicorn.Config(
         asgi,
         host=srv.host,

@@ -9,6 +9,8 @@ composite key ``WS;JOBS;NAME``, not a UUID.
 
 from __future__ import annotations
 
+import base64
+
 import json
 from collections.abc import Callable
 from typing import Any
@@ -41,6 +43,17 @@ WS_ACTIONS = frozenset({"update-fence", "update-limit", "link", "unlink", "start
 _SECRET_HEADERS = frozenset({"authorization", "cookie"})
 
 
+def basic_user(header: str | None) -> str | None:
+    """The user name of a Basic credential (never its password)."""
+    scheme, _, value = (header or "").partition(" ")
+    if scheme != "Basic":
+        return None
+    try:
+        return base64.b64decode(value).decode("utf-8").partition(":")[0]
+    except ValueError:
+        return None
+
+
 BULK_JOB_ACTIONS = frozenset({"hold", "release", "release-all-dependencies", "cancel", "cancel-pending"})
 
 
@@ -67,6 +80,7 @@ def write_routes(sim: Simulator, models: Models, select_jobs: Callable[[Request]
                     "path": request.url.path,
                     "query": dict(request.query_params),
                     "headers": {k: v for k, v in request.headers.items() if k.lower() not in _SECRET_HEADERS},
+                    "user": basic_user(request.headers.get("authorization")),  # whom HWA's audit names
                     "body": raw.decode("utf-8", "replace"),
                 }
             )

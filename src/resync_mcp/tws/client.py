@@ -19,8 +19,10 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from resync_mcp.clock import Clock, SystemClock
-from resync_mcp.errors import HwaError, InvalidArgument, InvalidQuery, OutcomeUnknown
+from resync_mcp.errors import HwaError, InvalidArgument, InvalidQuery, NotAllowed, OutcomeUnknown
+from resync_mcp.security.policy import principal_var
 from resync_mcp.tws import fallback
+from resync_mcp.tws.acting import ActingCredentials
 from resync_mcp.tws.errors import raise_for_response, transport_error
 from resync_mcp.tws.models import (
     EngineInfoV2,
@@ -74,6 +76,7 @@ class HwaClient:
         stages: Sequence[UpstreamStage] = (),
         clock: Clock | None = None,
         total_timeout_s: float = 60.0,
+        acting: ActingCredentials | None = None,
     ):
         self._http = http
         self.engine = engine
@@ -81,6 +84,7 @@ class HwaClient:
         self._plan_id = plan_id
         self._clock = clock or SystemClock()
         self._total_timeout_s = total_timeout_s
+        self._acting = acting
         self._fetch = chain(stages, self._http_fetch)
         self.refuses_unconfirmed_oql: set[str] = set()  # object kinds whose OQL fields the engine refused
         self.requests_made = 0  # requests that really went to the engine
@@ -106,6 +110,7 @@ class HwaClient:
                     params=dict(call.params),
                     headers=dict(call.headers),
                     content=call.body,
+                    auth=call.acting or httpx.USE_CLIENT_DEFAULT,
                 )
         except TimeoutError as exc:
             raise self._lost(call, httpx.TimeoutException("total")) from exc
@@ -150,6 +155,12 @@ class HwaClient:
         if body is not None:
             content = json.dumps(body).encode()
             hdrs["Content-Type"] = "application/json"
+        acting = None
+        if self._acting is not None:  # writes in the caller's own name on this engine
+            principal = principal_var.get()
+            if principal is None:
+                raise NotAllowed(f"A write to engine '{self.engine}' must be made in a person's name.")
+            acting = self._acting.auth_for(principal)
         call = UpstreamCall(
             engine=self.engine,
             path=path,
@@ -159,6 +170,7 @@ class HwaClient:
             kind=kind,
             object_id=object_id,
             scope=scope_var.get(),
+            acting=acting,
             idempotent=False,
             method=method,
             body=content,

@@ -12,7 +12,7 @@ import contextvars
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,9 @@ class UpstreamCall:
     # Monotonic time by which the whole request (every attempt, wait and queue) must be done:
     # set once by the client from total_timeout_s; each stage spends from what is left.
     deadline: float | None = None
+    # A write's credential when it acts in the caller's own name (tws/acting.py): an httpx.Auth,
+    # never shown, compared or cached.
+    acting: Any = field(default=None, compare=False, repr=False)
 
     def remaining(self, now: float) -> float | None:
         return None if self.deadline is None else max(0.0, self.deadline - now)
