@@ -29,7 +29,7 @@ conformance/node_modules/.installed: conformance/package.json conformance/packag
 	else echo "npm not found: the conformance tests will be skipped (CI fails instead)"; fi
 
 test: lint conformance/node_modules/.installed
-	bash scripts/ensure-redis.sh
+	bash scripts/ensure-services.sh
 	$(BIN)/pytest
 
 bench: setup

@@ -157,6 +157,7 @@ async def main(sessions: int, calls: int, rounds: int) -> None:
             f"(range {ratios[0]:.2f}-{ratios[-1]:.2f}x)"
         )
 
+
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--sessions", type=int, default=20)

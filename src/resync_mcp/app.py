@@ -26,6 +26,7 @@ from resync_mcp.clock import Clock, SystemClock
 from resync_mcp.config import DEMO_ENGINE, EngineSettings, Settings
 from resync_mcp.graph.store import EmbeddedGraphStore, GraphStore
 from resync_mcp.knowledge.base import KnowledgeBase, KnowledgeUnavailable
+from resync_mcp.metrics import Metrics, Sources
 from resync_mcp.resilience.breaker import BreakerPolicy
 from resync_mcp.resilience.retry import RetryPolicy
 from resync_mcp.resilience.stages import BreakerStage, BulkheadStage, RetryStage, Sleep
@@ -34,8 +35,10 @@ from resync_mcp.security.ratelimit import RateLimits, RedisRateLimits
 from resync_mcp.server.build import build_server
 from resync_mcp.server.pipeline import AuditStage, AuthorizeStage, ErrorBoundary, FreshnessStage, LogStage, Pipeline
 from resync_mcp.server.shell import Shell
-from resync_mcp.services.control.safety import ConfirmationTokens, IdempotencyStore
+from resync_mcp.services.control.safety import ConfirmationTokens, Idempotency, IdempotencyStore, Tokens
 from resync_mcp.services.control.service import ControlService
+from resync_mcp.services.control.shared import RedisConfirmationTokens, RedisIdempotency
+from resync_mcp.services.control.views import ActionResult
 from resync_mcp.services.engines import EngineRegistry
 from resync_mcp.services.graph import GraphService
 from resync_mcp.services.health import HealthService
@@ -82,6 +85,8 @@ class App:
     knowledge: KnowledgeBase | None = None
     knowledge_service: KnowledgeService | None = None
     graph: GraphService | None = None
+    metrics: Metrics | None = None
+    health: HealthService | None = None
 
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     warm_thread: threading.Thread | None = None
@@ -168,6 +173,27 @@ def http_client_for(name: str, engine: EngineSettings) -> httpx.AsyncClient:
     return httpx.AsyncClient(base_url=engine.base_url, auth=auth, headers=headers, verify=verify, timeout=timeout)
 
 
+def safety_stores(settings: Settings, clock: Clock, redis: Redis | None) -> tuple[Tokens, Idempotency[ActionResult]]:
+    """Confirmation tokens and idempotency keys: shared by the fleet through Redis when it is
+    configured (writes then refuse while it is down), in process otherwise."""
+    sec, c = settings.security, settings.cache
+    if redis is None:
+        return ConfirmationTokens(clock, sec.confirmation_ttl_s), IdempotencyStore(clock, sec.idempotency_ttl_s)
+    timeout = c.redis_timeout_ms / 1000
+    return (
+        RedisConfirmationTokens(redis, clock, sec.confirmation_ttl_s, prefix=c.redis_prefix, timeout_s=timeout),
+        RedisIdempotency(
+            redis,
+            sec.idempotency_ttl_s,
+            dump=lambda r: r.model_dump_json(),
+            load=ActionResult.model_validate_json,
+            prefix=c.redis_prefix,
+            timeout_s=timeout,
+            wait_s=settings.resilience.total_timeout_s + 5,
+        ),
+    )
+
+
 def acting_credentials(name: str, engine: EngineSettings) -> ActingCredentials | None:
     path = engine.acting_credentials_file
     return None if path is None else ActingCredentials(path, engine=name, scheme=engine.auth)
@@ -213,10 +239,11 @@ def build_upstream(settings: Settings, clock: Clock, sleep: Sleep | None = None)
         retry=RetryStage(retry, clock, sleep),
         bulkhead=BulkheadStage(r.bulkhead_limit, r.bulkhead_queue, clock.monotonic),
     )
-    if c.redis_url and up.cache is not None:
-        timeout = c.redis_timeout_ms / 1000
+    timeout = c.redis_timeout_ms / 1000
+    if c.redis_url:  # shared safety state and rate limits; the L2 cache too when the cache is on
         # No connection is made here: the first operation connects, bounded by the timeout.
         up.redis = Redis.from_url(c.redis_url, socket_timeout=timeout, socket_connect_timeout=timeout)
+    if up.redis is not None and up.cache is not None:
         up.cache.l2 = RedisL2(
             up.redis,
             Codec(c.l2_key_bytes()),
@@ -254,6 +281,7 @@ def build_app(
     upstream = build_upstream(settings, clock, sleep)
     stages = upstream.stages()
     timeout = settings.resilience.total_timeout_s
+    metrics = Metrics()
     clients: dict[str, HwaClient] = {}
     sims: dict[str, Simulator] = {}
     for name, engine in settings.engines.items():
@@ -266,12 +294,20 @@ def build_app(
             clock=clock,
             total_timeout_s=timeout,
             acting=acting_credentials(name, engine),
+            observe=metrics.upstream_request,
         )
     if settings.demo.enabled:
         sim = simulator or Simulator.create(settings.demo.seed, settings.demo.jobs, clock)
         sims[DEMO_ENGINE] = sim
         http = httpx.AsyncClient(transport=sim.transport(), base_url=SIM_BASE_URL, auth=("demo", "demo"))
-        clients[DEMO_ENGINE] = HwaClient(http, engine=DEMO_ENGINE, stages=stages, clock=clock, total_timeout_s=timeout)
+        clients[DEMO_ENGINE] = HwaClient(
+            http,
+            engine=DEMO_ENGINE,
+            stages=stages,
+            clock=clock,
+            total_timeout_s=timeout,
+            observe=metrics.upstream_request,
+        )
     engines = EngineRegistry(clients, settings.resolved_default_engine())
     service = PlanService(engines, settings.limits, clock)
     # Around every tool call, outermost first. Each HWA request inside then runs through
@@ -295,19 +331,36 @@ def build_app(
         else RateLimits(sec.rate_per_minute, clock.monotonic)
     )
     authorize = AuthorizeStage(principal, policy, limits)
-    audit = AuditLog(open_store(settings.audit, clock), authorize.current) if settings.audit.enabled else None
+    audit = (
+        AuditLog(open_store(settings.audit, clock), authorize.current, replica=settings.audit.replica_id)
+        if settings.audit.enabled
+        else None
+    )
     # Audit sits outside authorize so that denied calls are recorded too.
-    pipeline = Pipeline([ErrorBoundary(), LogStage(clock), AuditStage(audit, clock), authorize, FreshnessStage()])
+    pipeline = Pipeline(
+        [ErrorBoundary(), LogStage(clock, metrics), AuditStage(audit, clock), authorize, FreshnessStage()]
+    )
     health = HealthService(engines, upstream, clock, audit)
+    metrics.sources = Sources(
+        engines=lambda: list(engines.names),
+        breaker=upstream.breaker,
+        bulkhead=upstream.bulkhead,
+        retry=upstream.retry,
+        cache_stats=lambda: {k: dict(v) for k, v in upstream.cache.stats.items()} if upstream.cache else {},
+        limits=limits,
+        audit=audit,
+        in_flight=lambda: pipeline.in_flight,
+    )
     graph = GraphService(service, clock, graph_store(settings), max_age_s=settings.graph.max_age_s)
+    tokens, idempotency = safety_stores(settings, clock, upstream.redis)
     control = ControlService(
         engines,
         service,
         clock,
         cache=upstream.cache,
         graph=graph,
-        tokens=ConfirmationTokens(clock, sec.confirmation_ttl_s),
-        idempotency=IdempotencyStore(clock, sec.idempotency_ttl_s),
+        tokens=tokens,
+        idempotency=idempotency,
         max_reason_chars=sec.max_reason_chars,
         bulk_cap=sec.bulk_max_objects,
     )
@@ -332,7 +385,22 @@ def build_app(
         version=__version__,
         log_level=settings.log_level,
         shell=shell,
+        request_state_keys=keys.get_secret_value() if (keys := settings.server.request_state_keys) else None,
     )
     return App(
-        settings, clock, engines, service, pipeline, upstream, server, sims, control, audit, kb, knowledge, graph
+        settings,
+        clock,
+        engines,
+        service,
+        pipeline,
+        upstream,
+        server,
+        sims,
+        control,
+        audit,
+        kb,
+        knowledge,
+        graph,
+        metrics=metrics,
+        health=health,
     )

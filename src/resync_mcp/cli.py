@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -78,6 +79,9 @@ def _parser() -> argparse.ArgumentParser:
     audit = sub.add_parser("audit", help="verify, read and manage the audit chain")
     asub = audit.add_subparsers(dest="audit_command", required=True)
     asub.add_parser("verify", help="check every link and checkpoint; exit 1 at the first bad record")
+    fleet = asub.add_parser("verify-fleet", help="verify every replica's exported checkpoints (and chains) at once")
+    fleet.add_argument("--dir", type=Path, help="the shared location (default: audit.external_dir)")
+    fleet.add_argument("--chains", type=Path, help="a folder holding <replica_id>/audit.db: verify every link too")
     for name, helptext in (("show", "print records, one safe line each"), ("export", "JSONL, one record per line")):
         cmd = asub.add_parser(name, help=helptext + " (decrypted with the KEK)")
         cmd.add_argument("--since", help="ISO time, inclusive")
@@ -236,6 +240,14 @@ def _audit(settings: Settings, args: argparse.Namespace) -> int:
     a, clock = settings.audit, SystemClock()
     if args.audit_command == "verify":
         return setup.run_verify(a)
+    if args.audit_command == "verify-fleet":
+        from resync_mcp.audit.fleet import verify_fleet
+
+        shared = args.dir or a.external_dir
+        if shared is None:
+            raise ConfigError("No shared audit location.", hint="Pass --dir, or set audit.external_dir.")
+        trusted = {k.lower() for k in a.trusted_keys}  # none configured: each folder's published key
+        return verify_fleet(shared, trusted=trusted, chains=args.chains, db_name=setup.DB_NAME)
     if args.audit_command in ("show", "export"):
         flt = Filter(args.since, args.until, args.principal, args.tool, args.outcome)
         return setup.run_show(a, clock, flt, jsonl=args.audit_command == "export", limit=args.limit)

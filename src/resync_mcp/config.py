@@ -140,6 +140,12 @@ class ServerSettings(_Frozen):
     session_idle_s: float = Field(default=1800.0, ge=10, le=86_400)  # a session unused this long is closed
     max_sessions_per_principal: int = Field(default=50, ge=1, le=100_000)  # one caller cannot take every session
     max_sse_streams: int = Field(default=200, ge=1, le=100_000)  # long-lived GET streams at once; more: 503
+    # Streamable HTTP without sessions: any replica answers any request (no sticky routing)
+    stateless: bool = False
+    # Env only (RESYNC_SERVER__REQUEST_STATE_KEYS, comma-separated, the first seals): the key every
+    # replica shares to seal a multi-round-trip request's state (2026 confirmation in the call)
+    request_state_keys: SecretStr | None = None
+    metrics: bool = True  # GET /metrics (Prometheus text) beside /healthz and /readyz
 
 
 ASYMMETRIC_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA")
@@ -294,6 +300,8 @@ class AuditSettings(_Frozen):
     trusted_keys: tuple[str, ...] = ()  # hex Ed25519 public keys accepted on checkpoints; () = this server's own
     external_dir: Path | None = None  # checkpoints are also written here (other storage, a witness)
     external_default: bool = True  # without external_dir: copy checkpoints to the user's state folder
+    # In a fleet: this replica's name, in every record; its checkpoints go to external_dir/<replica_id>
+    replica_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     checkpoint_every: int = Field(default=1000, ge=1, le=1_000_000)
     checkpoint_interval_s: float = Field(default=300.0, ge=1, le=86_400)
     group_commit_max: int = Field(default=256, ge=1, le=100_000)
@@ -469,6 +477,11 @@ class _TomlSource(PydanticBaseSettingsSource):
             raise ConfigError(
                 f"Setting graph.neo4j_password must not be written in the config file {path}.",
                 hint=f"Set {ENV_PREFIX}GRAPH__NEO4J_PASSWORD in the environment instead.",
+            )
+        if "request_state_keys" in (self._data.get("server") or {}):
+            raise ConfigError(
+                f"Setting server.request_state_keys must not be written in the config file {path}.",
+                hint=f"Set {ENV_PREFIX}SERVER__REQUEST_STATE_KEYS in the environment instead.",
             )
         if "kek" in (self._data.get("audit") or {}):
             raise ConfigError(

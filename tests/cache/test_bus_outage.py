@@ -1,6 +1,8 @@
 """Two server processes, one Redis, one engine: while Redis (and with it the invalidation bus) is
-down, a write through replica A cannot be announced to replica B. B must not keep serving the
-state from before that write as fresh; once Redis is back, B flushes what it cached meanwhile."""
+down, replica A refuses writes (it cannot keep them exactly-once without the shared store), and
+a change made at the engine meanwhile (by its own console) is announced to no one. B must not
+keep serving the state from before that change as fresh; once Redis is back, B flushes what it
+cached meanwhile."""
 
 from __future__ import annotations
 
@@ -9,10 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import httpx
 import pytest
 from mcp import Client
 
-from tests.conftest import call
+from tests.conftest import call, error_text
 from tests.redis_fixtures import redis_process
 from tests.test_transports import _env, _free_port, _start
 
@@ -69,9 +72,12 @@ async def test_a_write_during_a_redis_outage_is_not_hidden_by_the_other_replica(
                     redis.wait(timeout=10)
                     await _until(mb, lambda r: not r["bus_subscribed"] and r["bus_losses"] >= 1)
                     await call(mb, "get_job", {"job": job})  # B caches again while the bus is down
-                    held = await call(ma, "hold_job", {"job": job, "reason": "outage test"})
-                    assert held["outcome"] == "done"  # A could not announce it: Redis is down
-                    seen = await call(mb, "get_job", {"job": job})  # B never heard of A's write ...
+                    refused = await error_text(ma, "hold_job", {"job": job, "reason": "outage test"})
+                    assert "Writes are refused" in refused and "Nothing was sent" in refused
+                    async with httpx.AsyncClient(auth=("u", "p")) as console:  # the engine's own console acts
+                        url = f"http://127.0.0.1:{sim_port}/twsd/api/v2/plan/job/{job}/action/hold"
+                        assert (await console.put(url, json={})).status_code == 200
+                    seen = await call(mb, "get_job", {"job": job})  # B never heard of the change ...
                     assert seen["job"]["common_status"] == "HELD", json.dumps(seen)[:400]  # ... and still sees it
             port = int(redis_url.rsplit(":", 1)[1].split("/")[0])
         with redis_process(port) as (_url, _again):

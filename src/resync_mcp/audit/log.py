@@ -46,9 +46,10 @@ audit_scope_var: contextvars.ContextVar[AuditScope | None] = contextvars.Context
 
 
 class AuditLog:
-    def __init__(self, store: AuditStore, principal_of: Callable[[], Principal]) -> None:
+    def __init__(self, store: AuditStore, principal_of: Callable[[], Principal], replica: str | None = None) -> None:
         self.store = store
         self.principal_of = principal_of
+        self.replica = replica  # in a fleet: which replica wrote the record
         self.unrecorded = 0  # read calls that ran while the store could not write
 
     def scope(self, tool: str, engine: str | None, arguments: dict[str, Any], correlation_id: str) -> AuditScope:
@@ -67,6 +68,8 @@ class AuditLog:
             "arguments": redact(arguments),
             "correlation_id": correlation_id,
         }
+        if self.replica is not None:
+            base["replica"] = self.replica
         return AuditScope(self, principal, base)
 
     def outcome(self, scope: AuditScope, details: dict[str, Any], *, durable: bool) -> None:

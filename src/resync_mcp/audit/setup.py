@@ -38,8 +38,8 @@ def kek_path(a: AuditSettings) -> Path:
 def external_dir(a: AuditSettings) -> Path | None:
     """Checkpoints are copied outside the data folder by default: to the user's state folder, one
     subfolder per chain (a hash of its absolute path), unless configured or turned off."""
-    if a.external_dir is not None:
-        return a.external_dir
+    if a.external_dir is not None:  # in a fleet, one folder per replica under the shared location
+        return a.external_dir / a.replica_id if a.replica_id else a.external_dir
     if not a.external_default:
         return None
     tag = hashlib.sha256(str(a.path.resolve()).encode()).hexdigest()[:16]

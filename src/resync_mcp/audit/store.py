@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from resync_mcp.audit import chain
 from resync_mcp.audit import checkpoint as cps
 from resync_mcp.audit import crypto as c
+from resync_mcp.audit.fleet import publish_key
 from resync_mcp.audit.keys import DataKeys
 from resync_mcp.clock import Clock
 from resync_mcp.errors import ResyncError
@@ -304,6 +305,7 @@ class AuditStore:
         cps.store_checkpoint(self._db, cp)
         if self.external_dir is not None:
             cps.write_checkpoint_file(self.external_dir, cp)
+            publish_key(self.external_dir, self.public_key)  # a verifier of the shared folder finds it
         self._signed, self._signed_at = (seq, head), self._clock.monotonic()
         self.stats.checkpoints += 1
         return cp

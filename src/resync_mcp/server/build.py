@@ -41,11 +41,12 @@ def build_server(
     version: str,
     log_level: str = "INFO",
     shell: Shell | None = None,
+    request_state_keys: str | None = None,
 ) -> MCPServer:
     """Register the tools, prompts and resources on ``shell`` (a new one by default); the
     caller opens its gate once the app has started."""
     own = shell is None
-    shell = shell or make_shell(version=version, log_level=log_level)
+    shell = shell or make_shell(version=version, log_level=log_level, request_state_keys=request_state_keys)
     mcp = shell.mcp
     runner = Runner(pipeline)
     authorize = next(s for s in pipeline.stages if isinstance(s, AuthorizeStage))

@@ -12,13 +12,14 @@ import contextvars
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
 import structlog
 from pydantic import BaseModel
 
 from resync_mcp.audit.log import AuditLog, audit_scope_var
+from resync_mcp.clientinfo import client_var
 from resync_mcp.clock import Clock, iso
 from resync_mcp.errors import NotAllowed, OutcomeUnknown, ResyncError
 from resync_mcp.notices import notify
@@ -34,6 +35,9 @@ from resync_mcp.security.policy import (
 )
 from resync_mcp.security.ratelimit import RateLimits
 from resync_mcp.tws.upstream import Freshness, freshness_var, scope_var
+
+if TYPE_CHECKING:
+    from resync_mcp.metrics import Metrics
 
 log = structlog.get_logger("resync_mcp.pipeline")
 # Who is calling and what the policy decided, for the tool body (set by AuthorizeStage).
@@ -92,27 +96,37 @@ class ErrorBoundary:
 
 
 class LogStage:
-    """One structured log line per call: tool, engine, outcome, latency. Arguments stay out."""
+    """One structured log line per call: tool, engine, outcome, latency (arguments stay out);
+    and the call's duration in the metrics."""
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, metrics: Metrics | None = None) -> None:
         self._clock = clock
+        self._metrics = metrics
 
     async def __call__(self, call: ToolCall, next: Next) -> Any:
         start = self._clock.monotonic()
-        outcome = "error"
+        outcome, error_type = "error", ""
         try:
             result = await next(call)
             outcome = "ok"
             return result
+        except BaseException as exc:
+            error_type = type(exc).__name__
+            raise
         finally:
+            took = self._clock.monotonic() - start
             log.info(
                 "tool_call",
                 tool=call.tool,
                 engine=call.engine,
                 outcome=outcome,
-                ms=round((self._clock.monotonic() - start) * 1000, 2),
+                ms=round(took * 1000, 2),
                 correlation_id=call.correlation_id,
             )
+            if self._metrics is not None:
+                client = client_var.get()
+                transport = "tcp" if client is not None and client.transport == "http" else "pipe"
+                self._metrics.tool_call(call.tool, outcome, error_type, transport, took)
 
 
 class AuthorizeStage:

@@ -78,8 +78,9 @@ async def _uvicorn(app: App, srv: ServerSettings, security: TransportSecuritySet
     if srv.transport == "http":
         starlette = app.server.streamable_http_app(
             streamable_http_path=srv.path,
-            event_store=MemoryEventStore(srv.sse_replay_events),
-            retry_interval=srv.sse_retry_ms,
+            stateless_http=srv.stateless,
+            event_store=None if srv.stateless else MemoryEventStore(srv.sse_replay_events),
+            retry_interval=None if srv.stateless else srv.sse_retry_ms,
             max_sessions=srv.max_sessions,
             session_idle_timeout=srv.session_idle_s,
             transport_security=security,
@@ -114,6 +115,10 @@ async def _uvicorn(app: App, srv: ServerSettings, security: TransportSecuritySet
     verifier = verifier_for(app.settings.auth, monotonic=app.clock.monotonic)
     if verifier is not None:
         asgi = Edge(asgi, verifier, app.settings.auth, mcp_path=srv.path)
+    if app.health is not None:  # outermost: a probe or a scrape carries no user token
+        from resync_mcp.server.ops import Ops
+
+        asgi = Ops(asgi, metrics=app.metrics if srv.metrics else None, readiness=app.health.readiness)
     config = uvicorn.Config(
         asgi,
         host=srv.host,

@@ -11,6 +11,7 @@ from typing import Any
 
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import MCPServer
+from mcp.server.request_state import RequestStateSecurity
 from mcp.types import Tool
 
 from resync_mcp.clientinfo import ClientInfo, client_var
@@ -82,7 +83,26 @@ class Shell:
     prompt_checks: PromptChecks
 
 
-def make_shell(*, version: str, log_level: str = "INFO", listing: list[Tool] | None = None) -> Shell:
+def _principal_of(ctx: ServerRequestContext[Any, Any]) -> str | None:
+    scope = getattr(ctx.request, "scope", None)
+    principal = scope.get(PRINCIPAL_KEY) if isinstance(scope, dict) else None
+    return principal.key if isinstance(principal, Principal) else None
+
+
+def request_state(keys: str | None) -> RequestStateSecurity | None:
+    """Sealing of a multi-round-trip request's state: with shared keys, a confirmation asked by
+    one replica is answered on any other; bound to the caller who started it."""
+    ring = [k.strip() for k in (keys or "").split(",") if k.strip()]
+    return RequestStateSecurity(keys=ring, bind_principal=_principal_of) if ring else None
+
+
+def make_shell(
+    *,
+    version: str,
+    log_level: str = "INFO",
+    listing: list[Tool] | None = None,
+    request_state_keys: str | None = None,
+) -> Shell:
     """``listing``: what tools/list answers before the app is ready (None: wait for it)."""
     gate, strict, prompt_checks = ReadyGate(listing), StrictArguments(), PromptChecks()
     mcp = ShellServer(
@@ -92,6 +112,7 @@ def make_shell(*, version: str, log_level: str = "INFO", listing: list[Tool] | N
         version=version,
         log_level=log_level,  # type: ignore[arg-type]
         middleware=[gate, IdentityMiddleware(), ClientInfoMiddleware(), notify.Notifications(), strict, prompt_checks],
+        request_state_security=request_state(request_state_keys),
     )
     mcp.gate = gate
     notify.register(mcp)

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import statistics
-from typing import Protocol
+from typing import Any, Protocol
+
+import anyio
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from resync_mcp.audit.log import AuditLog
 from resync_mcp.cache.bus import Bus
 from resync_mcp.cache.stage import CacheStage
-from resync_mcp.clock import Clock
+from resync_mcp.clock import Clock, iso
 from resync_mcp.resilience.stages import BreakerStage, BulkheadStage, RetryStage
 from resync_mcp.services.engines import EngineRegistry
 from resync_mcp.services.views import AuditHealth, EngineHealth, HealthResult, RedisHealth
 
 
 class Stages(Protocol):
+    redis: Redis | None
     cache: CacheStage | None
     breaker: BreakerStage
     retry: RetryStage
@@ -36,6 +41,23 @@ class HealthService:
         self._engines = engines
         self._s = stages
         self._clock = clock
+
+    async def readiness(self) -> dict[str, Any]:
+        """Whether this replica should get traffic, and why not: an engine's breaker open, the
+        audit not writable, or Redis configured and not answering (writes would be refused)."""
+        problems: dict[str, str] = {}
+        for name in self._engines.names:
+            if self._s.breaker.state(name).mode == "open":
+                problems[f"engine:{name}"] = "circuit breaker open: the engine is failing"
+        if self._audit is not None and not self._audit.store.healthy:
+            problems["audit"] = "the audit chain cannot be written"
+        if self._s.redis is not None:
+            try:
+                with anyio.fail_after(1.0):
+                    await self._s.redis.ping()
+            except (RedisError, OSError, TimeoutError):
+                problems["redis"] = "Redis does not answer: writes are refused"
+        return {"ready": not problems, "problems": problems, "as_of": iso(self._clock.now())}
 
     def report(self) -> HealthResult:
         now = self._clock.monotonic()

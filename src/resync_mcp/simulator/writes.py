@@ -10,7 +10,6 @@ composite key ``WS;JOBS;NAME``, not a UUID.
 from __future__ import annotations
 
 import base64
-
 import json
 from collections.abc import Callable
 from typing import Any

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import anyio
@@ -77,6 +77,7 @@ class HwaClient:
         clock: Clock | None = None,
         total_timeout_s: float = 60.0,
         acting: ActingCredentials | None = None,
+        observe: Callable[[str, str, str, float], None] | None = None,
     ):
         self._http = http
         self.engine = engine
@@ -85,6 +86,7 @@ class HwaClient:
         self._clock = clock or SystemClock()
         self._total_timeout_s = total_timeout_s
         self._acting = acting
+        self._observe = observe  # (engine, operation, method, seconds) of each request sent: metrics
         self._fetch = chain(stages, self._http_fetch)
         self.refuses_unconfirmed_oql: set[str] = set()  # object kinds whose OQL fields the engine refused
         self.requests_made = 0  # requests that really went to the engine
@@ -117,7 +119,10 @@ class HwaClient:
         except (httpx.HTTPError, OSError) as exc:  # OSError: a reset seen below httpx (in-process transport)
             raise self._lost(call, exc) from exc
         finally:
-            self.latencies_ms.append((self._clock.monotonic() - started) * 1000)
+            took = self._clock.monotonic() - started
+            self.latencies_ms.append(took * 1000)
+            if self._observe is not None:
+                self._observe(self.engine, call.kind, call.method, took)
         raise_for_response(response, self.engine, call.what)
         return Fetched(
             response.status_code, response.content, response.headers.get("content-type", ""), self._clock.now()

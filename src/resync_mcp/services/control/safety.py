@@ -1,8 +1,6 @@
 """Confirmation tokens and idempotency keys: the two memories that make a write exactly-once
-and human-approved. Both live in process, bounded, on an injected clock.
-
-Across replicas a token or key is known only to the replica that issued it; a client that
-lands elsewhere is refused (safe) and must preview again.
+and human-approved. Here both live in process, bounded, on an injected clock; with Redis
+configured, the fleet shares them (shared.py), with the same contract.
 """
 
 from __future__ import annotations
@@ -14,7 +12,7 @@ import secrets
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from resync_mcp.clock import Clock
 from resync_mcp.errors import EngineUnavailable, InvalidArgument, OutcomeUnknown, ResyncError
@@ -47,6 +45,33 @@ def fingerprint(
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
+class Tokens(Protocol):
+    """Single-use confirmation tokens (here, or in Redis for a fleet: shared.py)."""
+
+    ttl_s: float
+
+    async def issue(self, print_: str) -> tuple[str, float]: ...
+
+    async def redeem(self, token: str, print_: str) -> None: ...
+
+
+class Idempotency(Protocol[T]):
+    """Outcomes by idempotency key (here, or in Redis for a fleet: shared.py)."""
+
+    async def known(self, key: str, print_: str) -> bool: ...
+
+    async def run(
+        self, key: str, print_: str, work: Callable[[], Awaitable[T]], keep: Callable[[T], bool]
+    ) -> tuple[T, bool]: ...
+
+
+AGAIN = "Call the tool with preview=true for a new token, and have it confirmed again."
+KEY_REUSED = (
+    "This idempotency key was already used for a different action.",
+    "Use a new key for a new action; reuse a key only to repeat the very same call.",
+)
+
+
 @dataclass
 class _Token:
     print: str
@@ -61,7 +86,7 @@ class ConfirmationTokens:
         self._max = max_tokens
         self._tokens: OrderedDict[str, _Token] = OrderedDict()
 
-    def issue(self, print_: str) -> tuple[str, float]:
+    async def issue(self, print_: str) -> tuple[str, float]:
         """A fresh single-use token for this fingerprint; returns it and its expiry (monotonic)."""
         token = "ct_" + secrets.token_urlsafe(18)
         expires = self._clock.monotonic() + self.ttl_s
@@ -70,14 +95,14 @@ class ConfirmationTokens:
             self._tokens.popitem(last=False)
         return token, expires
 
-    def redeem(self, token: str, print_: str) -> None:
+    async def redeem(self, token: str, print_: str) -> None:
         """Consume ``token`` for this exact action.
 
         Raises:
             InvalidArgument: unknown, expired, already used, or issued for another action.
         """
         entry = self._tokens.get(token)
-        again = "Call the tool with preview=true for a new token, and have it confirmed again."
+        again = AGAIN
         if entry is None:
             raise InvalidArgument("The confirmation token is not known here (never issued or forgotten).", hint=again)
         if entry.used:
@@ -127,7 +152,10 @@ class IdempotencyStore(Generic[T]):
         while len(self._slots) > self._max:
             self._slots.popitem(last=False)
 
-    def known(self, key: str, print_: str) -> bool:
+    async def known(self, key: str, print_: str) -> bool:
+        return self._known(key, print_)
+
+    def _known(self, key: str, print_: str) -> bool:
         """A key already used: for this action (True), or for another one (raises).
 
         Raises:
@@ -138,10 +166,7 @@ class IdempotencyStore(Generic[T]):
         if slot is None:
             return False
         if slot.print != print_:
-            raise InvalidArgument(
-                "This idempotency key was already used for a different action.",
-                hint="Use a new key for a new action; reuse a key only to repeat the very same call.",
-            )
+            raise InvalidArgument(KEY_REUSED[0], hint=KEY_REUSED[1])
         return True
 
     async def run(
@@ -153,7 +178,7 @@ class IdempotencyStore(Generic[T]):
         Raises:
             InvalidArgument: the key was used for a different action.
         """
-        if self.known(key, print_):
+        if self._known(key, print_):
             return await asyncio.shield(self._slots[key].future), True
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._slots[key] = _Slot(print_, self._clock.monotonic() + self._ttl, future)

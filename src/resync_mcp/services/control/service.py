@@ -24,7 +24,7 @@ from resync_mcp.cache.stage import CacheStage
 from resync_mcp.clock import Clock
 from resync_mcp.errors import InvalidArgument, OutcomeUnknown, Refused, ResyncError
 from resync_mcp.security.policy import RULES, Decision, NeedsConfirmation, Principal
-from resync_mcp.services.control.safety import ConfirmationTokens, IdempotencyStore, fingerprint, may_have_been_sent
+from resync_mcp.services.control.safety import Idempotency, Tokens, fingerprint, may_have_been_sent
 from resync_mcp.services.control.specs import PREPARE, Ctx, Prepared
 from resync_mcp.services.control.views import ActionResult, Downstream
 from resync_mcp.services.engines import EngineRegistry
@@ -51,9 +51,9 @@ class ControlService:
         clock: Clock,
         *,
         cache: CacheStage | None,
-        tokens: ConfirmationTokens,
+        tokens: Tokens,
         graph: GraphService | None = None,
-        idempotency: IdempotencyStore[ActionResult],
+        idempotency: Idempotency[ActionResult],
         max_reason_chars: int = 500,
         bulk_cap: int = 50,
     ) -> None:
@@ -89,7 +89,7 @@ class ControlService:
         try:  # whatever the call would refuse, it reports itself, with its own sentence
             self._justification(tool, args)
             ctx, prep = await self._prepare(tool, engine, args)
-            if prep.refusal is not None or self._seen(args, self._prints(tool, ctx, prep, principal)[1]):
+            if prep.refusal is not None or await self._seen(args, self._prints(tool, ctx, prep, principal)[1]):
                 return None
         except ResyncError:
             return None
@@ -99,9 +99,9 @@ class ControlService:
             f"{prep.target.kind} {prep.target.name} ({prep.target.id}) is now {prep.target.state}.{why}"
         )
 
-    def _seen(self, args: dict[str, Any], print_: str) -> bool:
+    async def _seen(self, args: dict[str, Any], print_: str) -> bool:
         key = args.get("idempotency_key")
-        return bool(key) and self.idempotency.known(str(key), print_)
+        return bool(key) and await self.idempotency.known(str(key), print_)
 
     async def execute(
         self,
@@ -154,7 +154,7 @@ class ControlService:
         downstream = await self._downstream(ctx, prep)
         needs = isinstance(decision, NeedsConfirmation)
         if args.get("preview"):
-            return self._preview(base, downstream, needs, token_print)
+            return await self._preview(base, downstream, needs, token_print)
         reason, ticket = self._justification(tool, args)
         if needs:
             if confirmation in ("declined", "cancelled"):
@@ -167,7 +167,7 @@ class ControlService:
             if confirmation != "accepted":
                 token = args.get("confirmation_token")
                 if not token:
-                    result = self._preview(base, downstream, True, token_print)
+                    result = await self._preview(base, downstream, True, token_print)
                     return result.model_copy(
                         update={
                             "outcome": "needs_confirmation",
@@ -175,7 +175,7 @@ class ControlService:
                             "agree, call again with the same arguments plus confirmation_token. Nothing was sent.",
                         }
                     )
-                self.tokens.redeem(str(token), token_print)
+                await self.tokens.redeem(str(token), token_print)
         why = Justification(description=reason or f"{tool} by {principal.id}", ticket=ticket)
         return await self._send(ctx, prep, base, downstream, why, key, reason, ticket)
 
@@ -189,10 +189,12 @@ class ControlService:
             "state_before": prep.target.state,
         }
 
-    def _preview(self, base: dict[str, Any], downstream: Downstream | None, needs: bool, print_: str) -> ActionResult:
+    async def _preview(
+        self, base: dict[str, Any], downstream: Downstream | None, needs: bool, print_: str
+    ) -> ActionResult:
         token = expires = None
         if needs:
-            token, deadline = self.tokens.issue(print_)
+            token, deadline = await self.tokens.issue(print_)
             expires = self.clock.now() + timedelta(seconds=deadline - self.clock.monotonic())
         note = (
             f" To do it, a person must confirm; then call again without preview and with confirmation_token "
