@@ -38,6 +38,7 @@ bench: setup
 	$(BIN)/python bench/bench_surface.py
 	$(BIN)/python bench/bench_warmup.py
 	$(BIN)/python bench/bench_auth.py
+	$(BIN)/python bench/bench_replicas.py
 	$(BIN)/python bench/bench_storm.py
 	$(BIN)/python bench/bench_control.py
 	$(BIN)/python bench/bench_audit.py

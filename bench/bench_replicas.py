@@ -64,8 +64,16 @@ def spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[b
 
 
 def cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU seconds of a process and its children now alive (nginx's worker, for one)."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(stat.parent.name) == pid or int(fields[1]) == pid:
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 async def load(url: str, sessions: int, calls: int, job: str) -> tuple[list[float], float]:
@@ -147,12 +155,13 @@ async def main(sessions: int, calls: int, rounds: int) -> None:
             job = found.structured_content["jobs"][0]["id"]  # type: ignore[index]
         for url in urls.values():  # warm both layouts (and both replicas' caches)
             await load(url, 4, 5, job)
-        cpu0 = {name: cpu_s(p.pid) for name, p in procs.items()}
+        cpu0 = {name: cpu_s(p.pid) for name, p in procs.items()} | {"load generator": time.process_time()}
         results: dict[str, list[tuple[list[float], float]]] = {k: [] for k in urls}
         for _ in range(rounds):  # alternated
             for layout, url in urls.items():
                 results[layout].append(await load(url, sessions, calls, job))
         cpu = {name: cpu_s(p.pid) - cpu0[name] for name, p in procs.items()}
+        cpu["load generator"] = time.process_time() - cpu0["load generator"]
     finally:
         for proc in procs.values():
             proc.terminate()
@@ -170,10 +179,9 @@ async def main(sessions: int, calls: int, rounds: int) -> None:
     one, two = rows["1 replica "], rows["2 replicas"]
     print(f"  2 / 1: throughput {two[2] / one[2]:.2f}x, p50 {two[0] / one[0]:.2f}x, p95 {two[1] / one[1]:.2f}x")
     total = sum(cpu.values())
-    print("  CPU seconds over the measured rounds (load generator: this process):")
+    print(f"  where the time went: CPU seconds over the measured rounds, {total:.1f} s in all")
     for name, seconds in sorted(cpu.items(), key=lambda kv: -kv[1]):
-        print(f"    {name:10} {seconds:6.1f} s")
-    print(f"    {'all':10} {total:6.1f} s; this process: {time.process_time():6.1f} s since start")
+        print(f"    {name:15} {seconds:6.1f} s  ({seconds / total:4.0%})")
 
 
 if __name__ == "__main__":
