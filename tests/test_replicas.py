@@ -37,6 +37,14 @@ class Fleet:
     ports: list[int]
     nginx_root: Path
     envs: list[dict[str, str]]
+    args: list[list[str]]
+
+    def restart(self, i: int) -> None:
+        self.replicas[i] = _start(self.args[i], self.lab.work, self.envs[i])
+
+    async def faults(self, changes: dict[str, Any]) -> None:
+        async with httpx.AsyncClient(timeout=10) as http:
+            (await http.put(f"{self.lab.engine_url}/_sim/faults", json=changes)).raise_for_status()
 
     async def writes(self) -> list[dict[str, Any]]:
         async with httpx.AsyncClient(timeout=10) as http:
@@ -44,9 +52,9 @@ class Fleet:
 
 
 @contextmanager
-def fleet(tmp_path: Path, redis_url: str, replicas: int = 2) -> Iterator[Fleet]:
-    toml = (
-        '[security]\ntoolsets = ["read", "operate", "admin"]\nrole = "admin"\n\n'
+def fleet(tmp_path: Path, redis_url: str, replicas: int = 2, toml: str = "") -> Iterator[Fleet]:
+    toml += (
+        '\n[security]\ntoolsets = ["read", "operate", "admin"]\nrole = "admin"\n\n'
         f'[cache]\nredis_url = "{redis_url}"\nredis_prefix = "fleet{secrets.token_hex(3)}:"\n\n'
         "[server]\nstateless = true\nshutdown_grace_s = 20\n"
     )
@@ -56,7 +64,7 @@ def fleet(tmp_path: Path, redis_url: str, replicas: int = 2) -> Iterator[Fleet]:
             "RESYNC_SERVER__REQUEST_STATE_KEYS": secrets.token_urlsafe(32),
             "RESYNC_SERVER__ALLOWED_HOSTS": f'["127.0.0.1:{public}"]',
         }
-        ports, procs, envs = [_free_port() for _ in range(replicas)], [], []
+        ports, procs, envs, argv = [_free_port() for _ in range(replicas)], [], [], []
         try:
             for i, port in enumerate(ports):  # each replica its own home and chain, as separate containers have
                 (tmp_path / f"replica{i}").mkdir()
@@ -69,13 +77,13 @@ def fleet(tmp_path: Path, redis_url: str, replicas: int = 2) -> Iterator[Fleet]:
                         "RESYNC_AUDIT__EXTERNAL_DIR": str(tmp_path / "shared-audit"),
                     }
                 )
-                args = ["--config", str(lab.config), "serve", "--transport", "http", "--port", str(port)]
-                procs.append(_start(args, lab.work, envs[-1]))
+                argv.append(["--config", str(lab.config), "serve", "--transport", "http", "--port", str(port)])
+                procs.append(_start(argv[-1], lab.work, envs[-1]))
             root = tmp_path / "nginx"
             with nginx(root, public, ports) as url:
-                yield Fleet(url, lab, procs, ports, root, envs)
+                yield Fleet(url, lab, procs, ports, root, envs, argv)
         finally:
-            for proc in procs:
+            for proc in procs:  # the current ones: a restarted replica replaced its entry
                 proc.terminate()
                 proc.wait(timeout=30)
 
@@ -147,31 +155,99 @@ async def test_a_token_from_one_replica_confirms_once_on_the_other(tmp_path: Pat
         assert len(sent) == 1
 
 
-async def test_a_replica_stopped_mid_load_loses_no_call_and_doubles_no_write(tmp_path: Path, redis_url: str) -> None:
+class Outcomes(dict[str, str]):
+    """Each call's outcome by idempotency key; ``reached(n)`` waits until n calls have ended."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._waiting: list[tuple[int, anyio.Event]] = []
+
+    def __setitem__(self, key: str, value: str) -> None:
+        super().__setitem__(key, value)
+        for n, event in self._waiting:
+            if len(self) >= n:
+                event.set()
+
+    async def reached(self, n: int) -> None:
+        event = anyio.Event()
+        self._waiting.append((n, event))
+        if len(self) < n:
+            await event.wait()
+
+
+async def _load_until(f: Fleet, jobs: list[str], stop: anyio.Event, outcomes: Outcomes) -> None:
+    """Clients writing through the balancer until told to stop: each call its own idempotency
+    key, a lost call retried with the same key (a fresh connection each time, as clients do)."""
+
+    async def worker(n: int) -> None:
+        for i in range(90):
+            if stop.is_set():
+                return
+            key = f"w{n}-{i}"
+            args = {"job": jobs[n], "priority": 5 + i, "idempotency_key": key}
+            for attempt in range(20):
+                try:
+                    async with client(f.url) as mcp:
+                        result = await mcp.call_tool("set_job_priority", args)
+                    text = str(result.content[0].text) if result.is_error else ""  # type: ignore[union-attr]
+                    outcomes[key] = (
+                        "unknown"
+                        if "outcome is unknown" in text or "no recorded outcome" in text
+                        else (
+                            text or str(result.structured_content["outcome"])  # type: ignore[index]
+                        )
+                    )
+                    break
+                except Exception:
+                    if attempt == 19:
+                        raise
+                    await anyio.sleep(0.1)  # the balancer notices the stopped replica
+
+    async with anyio.create_task_group() as tg:
+        for n in range(len(jobs)):
+            tg.start_soon(worker, n)
+
+
+def _written(writes: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
+    return [
+        (w["path"], w["body"], json.dumps(w["query"], sort_keys=True))
+        for w in writes
+        if w["path"].endswith("/action/update-priority")
+    ]
+
+
+async def test_a_rolling_restart_under_load_loses_no_call_and_doubles_no_write(tmp_path: Path, redis_url: str) -> None:
     with fleet(tmp_path, redis_url) as f:
         async with client(f.url) as mcp:
-            jobs = [j["id"] for j in (await call(mcp, "find_jobs", {"status": ["WAITING"], "limit": 40}))["jobs"]]
-        done: list[str] = []
-
-        async def worker(n: int) -> None:
-            for i in range(5):
-                args = {"job": jobs[n * 5 + i], "priority": 60 + i, "idempotency_key": f"w{n}-{i}"}
-                for attempt in range(10):  # a client retries a lost call with the same key
-                    try:
-                        async with client(f.url) as mcp:
-                            result = await call(mcp, "set_job_priority", args)
-                        done.append(result["outcome"])
-                        break
-                    except Exception:
-                        if attempt == 9:
-                            raise
-                if n == 0 and i == 1:
-                    f.replicas[0].send_signal(signal.SIGTERM)  # mid-load, as a rolling restart does
-
+            jobs = [j["id"] for j in (await call(mcp, "find_jobs", {"status": ["WAITING"], "limit": 6}))["jobs"]]
+        outcomes, stop = Outcomes(), anyio.Event()
         async with anyio.create_task_group() as tg:
-            for n in range(8):
-                tg.start_soon(worker, n)
-        assert f.replicas[0].wait(timeout=30) == 0  # it drained and stopped cleanly
-        assert done == ["done"] * 40
-        sent = [w for w in await f.writes() if w["path"].endswith("/action/update-priority")]
-        assert len(sent) == 40 and len({w["path"] for w in sent}) == 40  # each job once
+            tg.start_soon(_load_until, f, jobs, stop, outcomes)
+            for i in range(2):  # one replica at a time: stop (it drains), start again
+                await outcomes.reached(20 * (i + 1))
+                f.replicas[i].send_signal(signal.SIGTERM)
+                assert await anyio.to_thread.run_sync(f.replicas[i].wait, 30) == 0
+                await anyio.to_thread.run_sync(f.restart, i)
+            stop.set()
+        assert set(outcomes.values()) == {"done"} and len(outcomes) >= 40
+        sent = _written(await f.writes())
+        assert len(sent) == len(outcomes) == len(set(sent))  # every call reached the engine, once
+
+
+async def test_a_replica_killed_mid_write_never_has_it_sent_twice(tmp_path: Path, redis_url: str) -> None:
+    with fleet(tmp_path, redis_url, toml="[resilience]\ntotal_timeout_s = 3\n") as f:
+        async with client(f.url) as mcp:
+            jobs = [j["id"] for j in (await call(mcp, "find_jobs", {"status": ["WAITING"], "limit": 6}))["jobs"]]
+        await f.faults({"latency_ms": 150, "writes_only": True})  # writes in flight when the kill comes
+        outcomes, stop = Outcomes(), anyio.Event()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_load_until, f, jobs, stop, outcomes)
+            await outcomes.reached(12)
+            f.replicas[0].kill()  # no drain: whatever it was sending is lost mid-way
+            await outcomes.reached(len(outcomes) + 24)  # the clients carry on through the other replica
+            stop.set()
+        sent = _written(await f.writes())
+        assert len(sent) == len(set(sent))  # nothing reached the engine twice
+        done = [k for k, v in outcomes.items() if v == "done"]
+        assert set(outcomes.values()) <= {"done", "unknown"} and len(done) >= len(outcomes) - len(jobs)
+        assert len(sent) >= len(done)  # every "done" was sent; an "unknown" may or may not have been
