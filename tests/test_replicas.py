@@ -18,7 +18,7 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-from mcp import Client
+from mcp import Client, types
 from mcp.client.streamable_http import streamable_http_client
 
 from tests.balancer import nginx, upstreams_used
@@ -251,3 +251,22 @@ async def test_a_replica_killed_mid_write_never_has_it_sent_twice(tmp_path: Path
         done = [k for k, v in outcomes.items() if v == "done"]
         assert set(outcomes.values()) <= {"done", "unknown"} and len(done) >= len(outcomes) - len(jobs)
         assert len(sent) >= len(done)  # every "done" was sent; an "unknown" may or may not have been
+
+
+async def test_a_confirmation_asked_by_one_replica_is_answered_on_the_other(tmp_path: Path, redis_url: str) -> None:
+    """2026-07-28 multi-round-trip: the question's sealed state comes back with the answer, to
+    whichever replica the balancer picks; the shared request-state key opens it there."""
+    asked: list[str] = []
+
+    async def person(ctx: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
+        asked.append(params.message)
+        return types.ElicitResult(action="accept", content={"confirm": True})
+
+    with fleet(tmp_path, redis_url) as f:
+        async with Client(streamable_http_client(f"{f.url}/mcp"), elicitation_callback=person) as mcp:
+            job = (await call(mcp, "find_jobs", {"status": ["WAITING"], "limit": 1}))["jobs"][0]
+            done = await call(mcp, "cancel_job", {"job": job["id"], "reason": "duplicate run"})
+        assert done["outcome"] == "done" and len(asked) == 1 and job["name"] in asked[0]
+        last_two = (f.nginx_root / "access.log").read_text().splitlines()[-2:]
+        assert len({line.split(" ")[0] for line in last_two}) == 2  # asked on one replica, answered on the other
+        assert len([w for w in await f.writes() if w["path"].endswith("/action/cancel")]) == 1
