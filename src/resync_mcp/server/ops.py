@@ -25,7 +25,7 @@ class Ops:
         self.app, self.metrics, self.readiness = app, metrics, readiness
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path") if scope["type"] == "http" and scope.get("method") in ("GET", "HEAD") else None
+        path = scope.get("path") if scope["type"] == "http" and scope.get("method") == "GET" else None
         if path == "/healthz":
             await _answer(send, 200, b'{"status": "alive"}\n', "application/json")
         elif path == "/readyz":
