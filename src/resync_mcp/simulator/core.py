@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import base64
 import secrets
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, cast
 
 import httpx
 from starlette.requests import Request
@@ -18,6 +20,8 @@ from resync_mcp.clock import Clock
 from resync_mcp.simulator.actions import Actions
 from resync_mcp.simulator.faults import Faults
 from resync_mcp.simulator.plan import SimPlan, generate_plan
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -81,6 +85,10 @@ class Simulator:
         self.credentials = credentials or Credentials()
         self.faults: FaultPolicy = faults or Faults()
         self.tick_seconds = tick_seconds
+        self._memo: OrderedDict[Hashable, object] = OrderedDict()
+        self._memo_version = -1
+        self._shaped: dict[Hashable, object] = {}
+        self._shaped_version = -1
         self.oql_fields: OqlFields = oql_fields
         self.adhoc_state: AdhocState = adhoc_state
         self._offset = timedelta()
@@ -103,6 +111,30 @@ class Simulator:
 
     def advance(self, seconds: float) -> None:
         self._offset += timedelta(seconds=seconds)
+
+    def shaped(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """``compute()``, kept until the plan's shape changes (an action, a submit), not with time."""
+        if self._shaped_version != self.plan.shape:
+            self._shaped.clear()
+            self._shaped_version = self.plan.shape
+        if key not in self._shaped:
+            self._shaped[key] = compute()
+        return cast(T, self._shaped[key])
+
+    def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """``compute()``, kept until the plan changes (an evaluation at a new tick, an action):
+        a query's selection is reused for its next pages, an index for the next filters."""
+        if self._memo_version != self.plan.version:
+            self._memo.clear()
+            self._memo_version = self.plan.version
+        if key in self._memo:
+            self._memo.move_to_end(key)
+            return cast(T, self._memo[key])
+        value = compute()
+        self._memo[key] = value
+        while len(self._memo) > 64:
+            self._memo.popitem(last=False)
+        return value
 
     def state(self) -> datetime:
         now = self.now()

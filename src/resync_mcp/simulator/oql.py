@@ -11,12 +11,70 @@ routes answer with 400 ``OQL_FILTER_SYNTAX_ERROR``.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from resync_mcp.tws.oql import CONFIRMED_ORDER, Getter, OqlError, confirmed_fields, parse, predicate, sort_key
+from resync_mcp.tws.oql import (
+    CONFIRMED_ORDER,
+    Bool,
+    Getter,
+    Node,
+    OqlError,
+    Term,
+    confirmed_fields,
+    parse,
+    predicate,
+    sort_key,
+)
 
-__all__ = ["Getter", "OqlError", "plan_filter", "select_objects"]
+__all__ = ["Getter", "Index", "OqlError", "plan_filter", "select_objects"]
+
+
+class Index:
+    """Where each string value of a field occurs (positions in ``objs``), built on a field's
+    first use in an equality or IN filter; the owner drops it when the plan changes. A filter
+    then scans only the candidates of one conjunct instead of every object, and still applies
+    its whole predicate to them, so the answer is the plain scan's."""
+
+    def __init__(self, objs: Sequence[Any], fields: Mapping[str, Getter], static: frozenset[str] = frozenset()) -> None:
+        self.objs, self.fields, self.static = objs, fields, static
+        self._tables: dict[str, dict[str, list[int]]] = {}
+        self.version: object = None
+
+    def retarget(self, fields: Mapping[str, Getter], version: object) -> Index:
+        """The plan moved on (time, not shape): new getters, and the tables of the fields that
+        change with time dropped; those of ``static`` fields (names, streams, dependencies) kept."""
+        if version != self.version:
+            self.fields, self.version = fields, version
+            self._tables = {f: t for f, t in self._tables.items() if f in self.static}
+        return self
+
+    def positions(self, field: str, values: Iterable[str]) -> list[int]:
+        table = self._tables.get(field)
+        if table is None:
+            table = {}
+            get = self.fields[field]
+            for i, obj in enumerate(self.objs):
+                got = get(obj)
+                for v in got if isinstance(got, list) else (got,):
+                    if isinstance(v, str):
+                        bucket = table.setdefault(v.upper(), [])
+                        if not bucket or bucket[-1] != i:
+                            bucket.append(i)
+            self._tables[field] = table
+        found = [table.get(v.upper(), []) for v in values]
+        return found[0] if len(found) == 1 else sorted({i for bucket in found for i in bucket})
+
+
+def _indexed_term(node: Node, allowed: set[str]) -> Term | None:
+    """A conjunct ``field = 'text'`` or ``field IN ('text', ...)`` the index can answer."""
+    for item in node.items if isinstance(node, Bool) and node.op == "AND" else (node,):
+        if not isinstance(item, Term) or item.field not in allowed:
+            continue
+        values = item.value if item.op == "IN" else (item.value,) if item.op == "=" else ()
+        if values and all(isinstance(v, str) for v in values):
+            return item
+    return None
 
 
 def select_objects(
@@ -25,9 +83,10 @@ def select_objects(
     fields: Mapping[str, Getter],
     kind: str,
     mode: str,
-    keep: Callable[[Any], bool],
+    keep: Callable[[Any], bool] | None,
+    index: Index | None = None,
 ) -> list[Any]:
-    """The objects ``text`` selects, in its order.
+    """The objects ``text`` selects, in its order (``index``: over the same ``objs`` and fields).
 
     Raises:
         OqlError: a syntax error, or a field the engine does not accept for ``kind``.
@@ -48,7 +107,16 @@ def select_objects(
 
     pred = predicate(query.where, filter_field) if query.where else None
     key = sort_key(query.order, order_field) if query.order else None
-    out = [o for o in objs if keep(o) and (pred is None or pred(o))]
+    term = _indexed_term(query.where, allowed) if index is not None and query.where is not None else None
+    if index is not None and term is not None:
+        values = term.value if term.op == "IN" else (term.value,)
+        objs = [index.objs[i] for i in index.positions(term.field, values)]
+        if term is query.where:
+            pred = None  # the index answered the whole filter exactly
+    if keep is None and pred is None:
+        out = list(objs)
+    else:
+        out = [o for o in objs if (keep is None or keep(o)) and (pred is None or pred(o))]
     if key is not None:
         out.sort(key=key)
     return out

@@ -282,6 +282,22 @@ def _stream_common(status: str) -> str:
 
 
 # ------------------------------------------------------------------- OQL field paths
+# Job fields that change only with the plan's shape (an action, a submit), never with time:
+# their index survives a new tick (simulator/oql.py Index).
+STATIC_JOB_FIELDS = frozenset(
+    {
+        "id",
+        "name",
+        "jobStreamName",
+        "jobStreamId",
+        "workstation",
+        "folder",
+        "dependencies.jobId",
+        "dependencies.jobStreamId",
+    }
+)
+
+
 def job_fields(plan: SimPlan, now: datetime) -> dict[str, Getter]:
     def stream(j: SimJob) -> SimJobStream:
         return plan.streams[j.stream]

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from resync_mcp.simulator.core import Simulator
-from resync_mcp.simulator.oql import OqlError, select_objects
+from resync_mcp.simulator.oql import Index, OqlError, select_objects
 
 API = "/twsd/api/v2"
 MAX_LIMIT = 10_000  # the spec's default page size ("10000") and, in the V1 docs, its maximum
@@ -87,10 +87,11 @@ def select(
     objs: Iterable[Any],
     fields: Mapping[str, Any],
     kind: str,
-    keep: Callable[[Any], bool] = lambda o: True,
+    keep: Callable[[Any], bool] | None = None,
+    index: Index | None = None,
 ) -> list[Any]:
     """The objects an ``oql`` parameter selects and orders, under the simulator's field policy."""
-    return select_objects(objs, request.query_params.get("oql"), fields, kind, sim.oql_fields, keep)
+    return select_objects(objs, request.query_params.get("oql"), fields, kind, sim.oql_fields, keep, index)
 
 
 def guarded(sim: Simulator, handler: Handler) -> Handler:

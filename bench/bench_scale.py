@@ -1,0 +1,114 @@
+"""Plan size against what a user waits for: the demo server (built-in simulator) at 10,000 and
+100,000 jobs, driven through MCP in memory, each figure the whole cost of the call as a client
+sees it (the first call's build included where there is one).
+
+- start: building the app (the plan generated, the tools registered) until tools/list answers;
+- find_jobs with a filter not used before, and its next page (p50/p95 over distinct filters);
+- job_dependencies and plan_summary, first call;
+- impact_of_failure, first call on a failed job (today: the whole-plan graph build) and warm;
+- get_job issued while that build runs (does the build stall other calls?);
+- RSS of this process after all that.
+
+python bench/bench_scale.py [--sizes 10000 100000] [--calls 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+from mcp import Client
+
+from resync_mcp import logs
+from resync_mcp.app import build_app
+from resync_mcp.config import load_settings
+
+
+def pct(values: list[float], q: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, int(len(s) * q))]
+
+
+async def timed(mcp: Client, tool: str, args: dict[str, Any]) -> tuple[float, dict[str, Any]]:
+    t = time.perf_counter()
+    result = await mcp.call_tool(tool, args)
+    took = (time.perf_counter() - t) * 1000
+    assert not result.is_error, (tool, result.content)
+    return took, dict(result.structured_content or {})
+
+
+async def run(size: int, calls: int) -> None:
+    folder = Path(tempfile.mkdtemp(prefix="resync-bench-scale-"))
+    config = folder / "resync.toml"
+    config.write_text(
+        f'[demo]\nenabled = true\njobs = {size}\n\n[audit]\ndir = "{folder / "audit"}"\n\n'
+        f'[knowledge]\nenabled = false\n\n[security]\ntoolsets = ["read"]\n'
+    )
+    t = time.perf_counter()
+    app = build_app(load_settings(str(config)))
+    await app.start()
+    async with Client(app.server) as mcp:
+        await mcp.list_tools()
+        start_s = time.perf_counter() - t
+        summary_ms, _ = await timed(mcp, "plan_summary", {})
+        streams = (await timed(mcp, "find_job_streams", {"limit": calls}))[1]["job_streams"]
+        first, nxt = [], []
+        for stream in streams[:calls]:  # a filter not used before, then its next page
+            took, page = await timed(mcp, "find_jobs", {"job_stream": stream["name"], "limit": 2})
+            first.append(took)
+            if page.get("next_cursor"):
+                nxt.append(
+                    (await timed(mcp, "find_jobs", {"job_stream": stream["name"], "cursor": page["next_cursor"]}))[0]
+                )
+        failed = (await timed(mcp, "find_jobs", {"status": ["ERROR"], "limit": calls}))[1]["jobs"]
+        deps = [(await timed(mcp, "job_dependencies", {"job": j["id"]}))[0] for j in failed[:calls]]
+        done = anyio.Event()
+        during: list[float] = []
+        impact_first = 0.0
+
+        async def first_impact() -> None:
+            nonlocal impact_first
+            impact_first = (await timed(mcp, "impact_of_failure", {"job": failed[0]["id"]}))[0]
+            done.set()
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(first_impact)
+            while not done.is_set() and len(during) < 200:
+                during.append((await timed(mcp, "get_job", {"job": failed[1]["id"]}))[0])
+        warm = [(await timed(mcp, "impact_of_failure", {"job": j["id"]}))[0] for j in failed[:calls]]
+    await app.aclose()
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    def fmt(values: list[float]) -> str:
+        return f"p50 {statistics.median(values):7.1f} ms  p95 {pct(values, 0.95):7.1f} ms" if values else "n/a"
+
+    print(f"{size:>7,} jobs")
+    print(f"  start to tools/list          {start_s * 1000:8.0f} ms")
+    print(f"  plan_summary, first call     {summary_ms:8.1f} ms")
+    print(f"  find_jobs, new filter        {fmt(first)}")
+    print(f"  find_jobs, next page         {fmt(nxt)}")
+    print(f"  job_dependencies, first call {fmt(deps)}")
+    print(f"  impact_of_failure, first     {impact_first:8.1f} ms (whole-plan graph build included)")
+    print(f"  impact_of_failure, warm      {fmt(warm)}")
+    print(f"  get_job during that build    {fmt(during)} ({len(during)} calls)")
+    print(f"  peak RSS of this process     {rss:8.0f} MB")
+
+
+async def main(sizes: list[int], calls: int) -> None:
+    logs.configure("WARNING")
+    for size in sizes:
+        await run(size, calls)
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    ap.add_argument("--calls", type=int, default=20)
+    a = ap.parse_args()
+    anyio.run(main, a.sizes, a.calls)
