@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import ssl
 import threading
 from dataclasses import dataclass, field
@@ -298,8 +299,14 @@ def build_app(
         )
     if settings.demo.enabled:
         sim = simulator or Simulator.create(settings.demo.seed, settings.demo.jobs, clock)
+        if simulator is None:
+            # The plan lives as long as the server: out of the cyclic collector's way, whose full
+            # passes over 100,000 jobs would stall every call (refcounting still frees them).
+            gc.freeze()
         sims[DEMO_ENGINE] = sim
-        http = httpx.AsyncClient(transport=sim.transport(), base_url=SIM_BASE_URL, auth=("demo", "demo"))
+        # Its own simulator runs off this loop; one handed in (tests) stays on it, within reach.
+        transport = sim.transport(threaded=simulator is None)
+        http = httpx.AsyncClient(transport=transport, base_url=SIM_BASE_URL, auth=("demo", "demo"))
         clients[DEMO_ENGINE] = HwaClient(
             http,
             engine=DEMO_ENGINE,

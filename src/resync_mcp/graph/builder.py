@@ -13,12 +13,14 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+import anyio
+
 from resync_mcp.graph.model import Edge, Node, PlanGraph
 from resync_mcp.notices import progress
 from resync_mcp.tws.client import HwaClient
 from resync_mcp.tws.models import JobInPlanV2, WorkstationInPlanV2
 
-PAGE = 2000
+PAGE = 500
 _DURATION = re.compile(r"^P(?:T(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?)?$")
 
 
@@ -108,6 +110,11 @@ def add_job(g: PlanGraph, j: JobInPlanV2, blocking: dict[str, str]) -> None:
             g.add_edge(Edge(src, j.id, t, dep.satisfied))
 
 
+def _add_jobs(g: PlanGraph, jobs: list[JobInPlanV2], blocking: dict[str, str]) -> None:
+    for j in jobs:
+        add_job(g, j, blocking)
+
+
 def _aux(g: PlanGraph, kind: str, name: str, satisfied: bool | None, reason: str) -> str:
     node_id = f"{kind}:{name}"
     node = g.nodes.get(node_id)
@@ -166,8 +173,9 @@ async def build(client: HwaClient, now: datetime) -> PlanGraph:
     offset = 0
     while True:
         page = await client.query_jobs(limit=PAGE, offset=offset, scope="WHOLE", fresh=True, remember=False)
-        for j in page.results:
-            add_job(g, j, blocking)
+        # In a worker thread: the graph is not published before the build ends, and the
+        # server's loop serves other calls meanwhile.
+        await anyio.to_thread.run_sync(_add_jobs, g, page.results, blocking)
         offset += len(page.results)
         await progress(offset, page.count, f"Building the plan graph: {offset} jobs read")
         if not page.results or page.next is None:

@@ -8,6 +8,7 @@ callers share one build or refresh.
 from __future__ import annotations
 
 import asyncio
+import gc
 from datetime import datetime
 
 from pydantic import BaseModel, Field
@@ -100,6 +101,7 @@ class GraphService:
             age = self.clock.monotonic() - self._built_at.get(name, float("-inf"))
             if g is None:
                 g = await builder.build(client, self.clock.now())
+                gc.freeze()  # long-lived: keep the collector's full passes short (see app.py)
                 self.graphs[name] = g
                 await self.store.replace(name, g)
                 self._built_at[name] = self.clock.monotonic()

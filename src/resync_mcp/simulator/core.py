@@ -146,6 +146,11 @@ class Simulator:
 
         return build_app(self)
 
-    def transport(self) -> httpx.ASGITransport:
-        """An httpx transport that calls the simulator in-process, no socket."""
+    def transport(self, *, threaded: bool = False) -> httpx.AsyncBaseTransport:
+        """An httpx transport that calls the simulator in-process, no socket; ``threaded``: on
+        its own event loop in a worker thread, off the caller's (simulator/threaded.py)."""
+        if threaded:
+            from resync_mcp.simulator.threaded import ThreadedTransport
+
+            return ThreadedTransport(self.app())
         return httpx.ASGITransport(app=self.app())

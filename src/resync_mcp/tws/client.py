@@ -65,6 +65,9 @@ def check_id(value: str, what: str) -> str:
     return value
 
 
+LARGE_PAGE = 256 * 1024  # bytes of JSON above which a page is parsed in a worker thread
+
+
 class HwaClient:
     def __init__(
         self,
@@ -255,6 +258,8 @@ class HwaClient:
                 response = await self._get(
                     path, what, kind="query", params=params, headers=headers, fresh=fresh, remember=remember
                 )
+                if len(response.content) > LARGE_PAGE:  # parsed off the loop: other calls go on meanwhile
+                    return await anyio.to_thread.run_sync(self._parse, Page[model], response, what)  # type: ignore[valid-type]
                 return self._parse(Page[model], response, what)  # type: ignore[valid-type]
             except InvalidQuery as exc:
                 if not local or exc.code != "OQL_FILTER_SYNTAX_ERROR":
