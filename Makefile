@@ -44,6 +44,7 @@ bench: setup
 	$(BIN)/python bench/bench_audit.py
 	$(BIN)/python bench/bench_knowledge.py
 	$(BIN)/python bench/bench_graph.py
+	$(BIN)/python bench/bench_scale.py
 	$(BIN)/python bench/bench_oql_fallback.py
 
 clean:
