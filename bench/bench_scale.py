@@ -5,8 +5,10 @@ sees it (the first call's build included where there is one).
 - start: building the app (the plan generated, the tools registered) until tools/list answers;
 - find_jobs with a filter not used before, and its next page (p50/p95 over distinct filters);
 - job_dependencies and plan_summary, first call;
-- impact_of_failure, first call on a failed job (today: the whole-plan graph build) and warm;
-- get_job issued while that build runs (does the build stall other calls?);
+- impact_of_failure, first call on a failed job and on others (each reads that job's downstream);
+- root_cause, first calls on waiting jobs (each reads what holds that job);
+- critical_path, first call (today: the whole-plan graph build), and a get_job issued every 50 ms
+  while that build runs, timed from when it was due (does the build stall other calls?);
 - RSS of this process after all that.
 
 python bench/bench_scale.py [--sizes 10000 100000] [--calls 20]
@@ -68,24 +70,28 @@ async def run(size: int, calls: int) -> None:
                 )
         failed = (await timed(mcp, "find_jobs", {"status": ["ERROR"], "limit": calls}))[1]["jobs"]
         deps = [(await timed(mcp, "job_dependencies", {"job": j["id"]}))[0] for j in failed[:calls]]
+        impact_first = (await timed(mcp, "impact_of_failure", {"job": failed[0]["id"]}))[0]
+        warm = [(await timed(mcp, "impact_of_failure", {"job": j["id"]}))[0] for j in failed[1:calls]]
+        held = (await timed(mcp, "find_jobs", {"status": ["WAITING"], "limit": calls}))[1]["jobs"]
+        causes = [(await timed(mcp, "root_cause", {"job": j["id"]}))[0] for j in held]
+        waiting = held[0]["id"]
         done = anyio.Event()
         during: list[float] = []
-        impact_first = 0.0
+        build_first = 0.0
 
-        async def first_impact() -> None:
-            nonlocal impact_first
-            impact_first = (await timed(mcp, "impact_of_failure", {"job": failed[0]["id"]}))[0]
+        async def first_critical_path() -> None:  # still the whole-plan graph
+            nonlocal build_first
+            build_first = (await timed(mcp, "critical_path", {"target": waiting}))[0]
             done.set()
 
         async with anyio.create_task_group() as tg:
-            tg.start_soon(first_impact)
+            tg.start_soon(first_critical_path)
             while not done.is_set():  # a call due every 50 ms, the whole build long; its time
                 due = time.perf_counter() + 0.05  # counts from when it was due: a busy loop shows
                 with anyio.move_on_after(0.05):
                     await done.wait()
                 await timed(mcp, "get_job", {"job": failed[1]["id"]})
                 during.append((time.perf_counter() - due) * 1000)
-        warm = [(await timed(mcp, "impact_of_failure", {"job": j["id"]}))[0] for j in failed[:calls]]
     await app.aclose()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -98,8 +104,10 @@ async def run(size: int, calls: int) -> None:
     print(f"  find_jobs, new filter        {fmt(first)}")
     print(f"  find_jobs, next page         {fmt(nxt)}")
     print(f"  job_dependencies, first call {fmt(deps)}")
-    print(f"  impact_of_failure, first     {impact_first:8.1f} ms (whole-plan graph build included)")
-    print(f"  impact_of_failure, warm      {fmt(warm)}")
+    print(f"  impact_of_failure, first     {impact_first:8.1f} ms (the job's downstream, read for it)")
+    print(f"  impact_of_failure, others    {fmt(warm)}")
+    print(f"  root_cause, first calls      {fmt(causes)} (what holds each job, read upward for it)")
+    print(f"  critical_path, first         {build_first:8.1f} ms (whole-plan graph build included)")
     print(f"  get_job during that build    {fmt(during)} ({len(during)} calls)")
     print(f"  peak RSS of this process     {rss:8.0f} MB")
 

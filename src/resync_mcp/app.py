@@ -358,7 +358,15 @@ def build_app(
         audit=audit,
         in_flight=lambda: pipeline.in_flight,
     )
-    graph = GraphService(service, clock, graph_store(settings), max_age_s=settings.graph.max_age_s)
+    gs = settings.graph
+    graph = GraphService(
+        service,
+        clock,
+        graph_store(settings),
+        max_age_s=gs.max_age_s,
+        walk_max_jobs=gs.walk_max_jobs,
+        walk_budget_s=gs.walk_budget_s,
+    )
     tokens, idempotency = safety_stores(settings, clock, upstream.redis)
     control = ControlService(
         engines,

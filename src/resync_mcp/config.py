@@ -344,6 +344,8 @@ class KnowledgeSettings(_Frozen):
 class GraphSettings(_Frozen):
     backend: Literal["embedded", "neo4j"] = "embedded"
     max_age_s: float = Field(default=60.0, ge=1, le=3600)  # refresh (changed jobs only) when older
+    walk_max_jobs: int = Field(default=5000, ge=10, le=1_000_000)  # a one-job question reads at most this many
+    walk_budget_s: float = Field(default=10.0, gt=0, le=600)  # and spends at most this long reading
     neo4j_uri: str | None = Field(default=None, pattern=r"^(neo4j|bolt)(\+s|\+ssc)?://")
     neo4j_user: str | None = None
     neo4j_password: SecretStr | None = None  # env only: RESYNC_GRAPH__NEO4J_PASSWORD

@@ -1,8 +1,9 @@
 """Graph answers for the tools: impact of a failure, root cause, critical path and deadline risk.
 
-One graph per engine, built on first use and refreshed incrementally when older than
-``max_age_s``; every answer carries the graph's ``as_of``. A lock per engine makes concurrent
-callers share one build or refresh.
+Impact and root cause read the one job's neighbourhood (graph/local.py) unless a whole-plan
+graph read within ``max_age_s`` is at hand. Critical path uses the whole-plan graph: one per
+engine, built on first use and refreshed incrementally when older than ``max_age_s``; a lock per
+engine makes concurrent callers share one build or refresh. Every answer carries its ``as_of``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from pydantic import BaseModel, Field
 
 from resync_mcp.clock import Clock
 from resync_mcp.errors import InvalidArgument, NotFound
-from resync_mcp.graph import builder
+from resync_mcp.graph import analysis as a
+from resync_mcp.graph import builder, local
 from resync_mcp.graph.model import PlanGraph
 from resync_mcp.graph.store import GraphStore
 from resync_mcp.services.plan import PlanService
@@ -83,11 +85,14 @@ class GraphService:
         store: GraphStore,
         *,
         max_age_s: float = 60.0,
+        walk_max_jobs: int = 5000,
+        walk_budget_s: float = 10.0,
     ) -> None:
         self.plan = plan
         self.clock = clock
         self.store = store
         self.max_age_s = max_age_s
+        self.walk_max_jobs, self.walk_budget_s = walk_max_jobs, walk_budget_s
         self.graphs: dict[str, PlanGraph] = {}
         self._built_at: dict[str, float] = {}
         self._locks: dict[str, asyncio.Lock] = {}
@@ -137,13 +142,39 @@ class GraphService:
                 hint="It may have been added since the graph was read; try again in a minute.",
             )
 
+    def _fresh(self, engine: str) -> PlanGraph | None:
+        """The whole-plan graph, when one was read within ``max_age_s``."""
+        age = self.clock.monotonic() - self._built_at.get(engine, float("-inf"))
+        return self.graphs.get(engine) if age < self.max_age_s else None
+
     async def impact(self, *, engine: str | None, job: str) -> ImpactResult:
+        return (await self.impact_and_graph(engine=engine, job=job))[0]
+
+    async def impact_and_graph(self, *, engine: str | None, job: str) -> tuple[ImpactResult, PlanGraph]:
+        """From a fresh whole-plan graph when there is one; otherwise from the job's downstream
+        alone, read level by level (graph/local.py): the cost follows the answer, not the plan.
+        The graph it used comes along (a control preview counts the direct successors in it)."""
         job_id = await self._job_id(engine, job)
-        name, g = await self.graph(engine)
+        client = self.plan.engines.get(engine)
+        name = client.engine
+        cut = None
+        whole = self._fresh(name)
+        if whole is not None and job_id in whole.nodes:
+            g, found = whole, await self.store.impact(name, job_id)
+        else:
+            ends = self.clock.monotonic() + self.walk_budget_s
+            walk = await local.downstream(
+                client, job_id, max_nodes=self.walk_max_jobs, out_of_time=lambda: self.clock.monotonic() >= ends
+            )
+            g, cut = walk.graph, walk.cut
+            g.as_of = self.clock.now()
+            found = a.impact(g, job_id)
         self._need(g, job_id, name)
-        found = await self.store.impact(name, job_id)
         by_stream = dict(sorted(found.by_stream.items(), key=lambda kv: (-kv[1], kv[0]))[:_SHOW])
-        return ImpactResult(
+        notes = [f"showing {_SHOW} of each list; totals are complete"] if len(found.blocked) > _SHOW else []
+        if cut:
+            notes = [f"the walk downstream {cut}: the totals count what was read, and more may be blocked"]
+        result = ImpactResult(
             engine=name,
             as_of=g.as_of or self.clock.now(),
             job=self._view(g, job_id),
@@ -152,15 +183,29 @@ class GraphService:
             critical_affected=[self._view(g, j) for j in found.critical[:_SHOW]],
             deadlines_affected=[self._view(g, j) for j, _ in found.deadlines[:_SHOW]],
             nearest=[self._view(g, j) for j in found.blocked[:_SHOW]],
-            truncated=found.truncated or len(found.blocked) > _SHOW,
-            note=f"showing {_SHOW} of each list; totals are complete" if len(found.blocked) > _SHOW else None,
+            truncated=cut is not None or found.truncated or len(found.blocked) > _SHOW,
+            note="; ".join(notes) or None,
         )
+        return result, g
 
     async def root_cause(self, *, engine: str | None, job: str) -> RootCauseResult:
+        """Like impact: a fresh whole-plan graph, or what holds the job read upward for it."""
         job_id = await self._job_id(engine, job)
-        name, g = await self.graph(engine)
+        client = self.plan.engines.get(engine)
+        name = client.engine
+        whole = self._fresh(name)
+        cut = None
+        if whole is not None and job_id in whole.nodes:
+            g, causes = whole, await self.store.root_cause(name, job_id)
+        else:
+            ends = self.clock.monotonic() + self.walk_budget_s
+            walk = await local.upstream(
+                client, job_id, max_nodes=self.walk_max_jobs, out_of_time=lambda: self.clock.monotonic() >= ends
+            )
+            g, cut = walk.graph, walk.cut
+            g.as_of = self.clock.now()
+            causes = a.root_cause(g, job_id)
         self._need(g, job_id, name)
-        causes = await self.store.root_cause(name, job_id)
         views = [
             CauseView(
                 node=c.node,
@@ -175,6 +220,8 @@ class GraphService:
         if not views:
             status = g.nodes[job_id].status
             note = f"Nothing holds it: the job is {status}." if status else "Nothing holds it."
+        if cut:
+            note = f"The walk upward {cut}: more causes may lie further up." + (f" {note}" if note else "")
         return RootCauseResult(
             engine=name, as_of=g.as_of or self.clock.now(), job=self._view(g, job_id), causes=views, note=note
         )

@@ -44,6 +44,7 @@ LOCAL_PATHS: dict[str, frozenset[str]] = {
     "job": frozenset(
         {
             "jobStreamName",
+            "jobStreamId",
             "workstation",
             "schedTime",
             "priority",

@@ -321,8 +321,8 @@ class ControlService:
         """The whole downstream from the dependency graph: direct successors and everything behind
         them that cannot run until this job succeeds, with the critical jobs among them."""
         assert self.graph is not None and prep.job is not None
-        found = await self.graph.impact(engine=ctx.client.engine, job=prep.job.id)
-        direct = [e.dst for e in self.graph.graphs[found.engine].succs.get(prep.job.id, ()) if e.type != "MEMBER"]
+        found, g = await self.graph.impact_and_graph(engine=ctx.client.engine, job=prep.job.id)
+        direct = [e.dst for e in g.succs.get(prep.job.id, ()) if e.type != "MEMBER"]
         examples = [f"{j.name} ({j.status})" for j in found.nearest[:_EXAMPLES]]
         critical = f", {len(found.critical_affected)} of them critical" if found.critical_affected else ""
         if prep.effect == "frees":

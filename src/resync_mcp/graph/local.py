@@ -1,0 +1,166 @@
+"""The part of the plan one question needs, read from the engine level by level, instead of the
+whole plan: a question about one job costs what its answer holds, not what the plan holds.
+
+Downstream (impact of a failure): the successors of a level's jobs come from the engine's own
+dependency query, batched (``dependencies.jobId IN [...]``), and the successors of their job
+streams likewise (``dependencies.jobStreamId IN [...]``), each read with its dependencies
+(``scope: WHOLE``) so that the edges are the whole-plan graph's. Ended jobs are not walked
+through, as the impact analysis does not. The walk stops at ``max_nodes`` jobs or when the
+time budget is spent, and says so; the analysis then runs unchanged on what was read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from resync_mcp.errors import NotFound
+from resync_mcp.graph.analysis import holds
+from resync_mcp.graph.builder import PAGE, _workstations, add_job
+from resync_mcp.graph.model import ENDED, ENDED_OK, Node, PlanGraph
+from resync_mcp.tws.client import HwaClient
+from resync_mcp.tws.models import JobInPlanV2
+
+BATCH = 40  # ids per IN list: a URL stays well under common limits
+
+
+@dataclass
+class Walk:
+    graph: PlanGraph
+    requests: int
+    cut: str | None  # why the walk stopped early, or None when it read everything it needed
+
+
+async def downstream(
+    client: HwaClient,
+    job_id: str,
+    *,
+    max_nodes: int,
+    out_of_time: Callable[[], bool],
+) -> Walk:
+    before = client.requests_made
+    g = PlanGraph()
+    blocking = await _workstations(client, g)
+    root = await client.get_job(job_id, fresh=True)
+    _add(g, root, blocking)
+    reached = {root.id}  # what the impact walk reaches from the root: only these are expanded
+    jobs, streams = [root.id], []
+    if root.job_stream_id:
+        reached.add(root.job_stream_id)
+        streams.append(root.job_stream_id)
+    while jobs or streams:
+        found: list[JobInPlanV2] = []
+        for field, ids in (("dependencies.jobId", jobs), ("dependencies.jobStreamId", streams)):
+            for i in range(0, len(ids), BATCH):
+                if out_of_time():
+                    return Walk(g, client.requests_made - before, "the time budget was spent")
+                found += await _query(client, field, ids[i : i + BATCH])
+        jobs, streams = [], []
+        for j in found:
+            if j.id in reached:
+                continue
+            if j.id not in g.nodes:
+                if g.jobs() >= max_nodes:
+                    return Walk(g, client.requests_made - before, f"stopped at {max_nodes} jobs")
+                _add(g, j, blocking)
+            # A stream's query also answers jobs that depend on other members of it: walk on only
+            # from the ones an edge from the reached part leads to (the others may come back later).
+            if (j.internal_status or "") in ENDED or not any(e.src in reached for e in g.preds.get(j.id, ())):
+                continue
+            reached.add(j.id)
+            jobs.append(j.id)
+            if j.job_stream_id and j.job_stream_id not in reached:
+                reached.add(j.job_stream_id)
+                streams.append(j.job_stream_id)
+    return Walk(g, client.requests_made - before, None)
+
+
+async def upstream(
+    client: HwaClient,
+    job_id: str,
+    *,
+    max_nodes: int,
+    out_of_time: Callable[[], bool],
+) -> Walk:
+    """What holds a job, read upward as the root-cause walk goes: the predecessors of the edges it
+    would follow (unsatisfied ones), by id in batches, and for a job stream it walks into, the
+    stream's own state and its member jobs. Each round reads what the walk over what is already
+    known still lacks; it ends when nothing is lacking."""
+    before = client.requests_made
+    g = PlanGraph()
+    blocking = await _workstations(client, g)
+    _add(g, await client.get_job(job_id, fresh=True), blocking)
+    absent: set[str] = set()  # asked for, and not in the plan: the analysis reports them missing
+    streams_read: set[str] = set()
+    while True:
+        jobs, streams = _lacking(g, job_id, absent, streams_read)
+        if not jobs and not streams:
+            return Walk(g, client.requests_made - before, None)
+        if out_of_time():
+            return Walk(g, client.requests_made - before, "the time budget was spent")
+        if g.jobs() >= max_nodes:
+            return Walk(g, client.requests_made - before, f"stopped at {max_nodes} jobs")
+        wanted = sorted(jobs)
+        for i in range(0, len(wanted), BATCH):
+            for j in await _query(client, "id", wanted[i : i + BATCH]):
+                _add(g, j, blocking)
+        absent |= {j for j in wanted if j not in g.nodes}
+        for sid in sorted(streams):
+            streams_read.add(sid)
+            try:
+                s = await client.get_job_stream(sid, fresh=True)
+            except NotFound:
+                absent.add(sid)
+                continue
+            status = s.composite_status.status if s.composite_status else None
+            g.nodes[sid] = Node(sid, "jobstream", s.name, status=status)
+            for j in await _query(client, "jobStreamId", [sid]):
+                if j.id not in g.nodes:
+                    _add(g, j, blocking)
+
+
+def _lacking(g: PlanGraph, root: str, absent: set[str], streams_read: set[str]) -> tuple[set[str], set[str]]:
+    """The jobs and job streams the root-cause walk (graph/analysis.py) would visit and that are
+    not read yet: the walk itself, over what is known."""
+    jobs: set[str] = set()
+    streams: set[str] = set()
+    seen, queue = {root}, [root]
+    while queue:
+        cur = queue.pop()
+        if g.nodes[cur].kind == "jobstream" and cur not in streams_read:
+            streams.add(cur)  # its state and members first
+            continue
+        for edge in g.preds.get(cur, ()):
+            if edge.satisfied is True or edge.src in seen:
+                continue
+            seen.add(edge.src)
+            node = g.nodes.get(edge.src)
+            if node is None:
+                if edge.src not in absent:
+                    (streams if edge.type == "EXTERNAL_JOBSTREAM" else jobs).add(edge.src)
+                continue
+            if (node.kind == "job" and node.status in ENDED_OK) or holds(node) is not None:
+                continue
+            if node.kind in ("job", "jobstream"):
+                queue.append(edge.src)
+    return jobs, streams
+
+
+def _add(g: PlanGraph, j: JobInPlanV2, blocking: dict[str, str]) -> None:
+    add_job(g, j, blocking)
+    if j.job_stream_id and j.job_stream_id not in g.nodes:  # what the member edge leads through
+        g.add_node(Node(j.job_stream_id, "jobstream", j.job_stream_name or j.job_stream_id))
+
+
+async def _query(client: HwaClient, field: str, ids: list[str]) -> list[JobInPlanV2]:
+    quoted = ", ".join(f"'{i}'" for i in ids)
+    out: list[JobInPlanV2] = []
+    offset = 0
+    while True:
+        page = await client.query_jobs(
+            oql=f"{field} IN [{quoted}]", limit=PAGE, offset=offset, scope="WHOLE", fresh=True, remember=False
+        )
+        out += page.results
+        offset += len(page.results)
+        if not page.results or page.next is None:
+            return out

@@ -1,0 +1,81 @@
+"""An impact read from the neighbourhood of a job is the impact the whole-plan graph gives, for
+every kind of job, on a simulated plan (same plan time: the same snapshot); and it reads only a
+small part of the plan."""
+
+from __future__ import annotations
+
+import random
+
+import httpx
+import pytest
+
+from resync_mcp.clock import FakeClock
+from resync_mcp.graph import analysis as a
+from resync_mcp.graph import builder, local
+from resync_mcp.simulator import Simulator
+from resync_mcp.tws.client import HwaClient
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_the_local_impact_is_the_whole_graphs() -> None:
+    clock = FakeClock()
+    sim = Simulator.create(17, 3000, clock)
+    http = httpx.AsyncClient(transport=sim.transport(), base_url="http://sim.invalid", auth=("u", "p"))
+    client = HwaClient(http, engine="sim")
+    whole = await builder.build(client, clock.now())
+    sim.state()
+    rng = random.Random(3)
+    failed = [j.id for j in sim.plan.jobs if j.status in ("ABEND", "FAIL")]
+    others = rng.sample([j.id for j in sim.plan.jobs], 40)
+    assert failed, "the plan has failed jobs to ask about"
+    sizes = []
+    for job_id in failed[:20] + others:
+        walk = await local.downstream(client, job_id, max_nodes=100_000, out_of_time=lambda: False)
+        expected, got = a.impact(whole, job_id), a.impact(walk.graph, job_id)
+        assert walk.cut is None
+        assert got.blocked == expected.blocked, job_id
+        assert (got.by_stream, got.critical, got.deadlines) == (
+            expected.by_stream,
+            expected.critical,
+            expected.deadlines,
+        )
+        sizes.append(walk.graph.jobs())
+    assert sorted(sizes)[len(sizes) // 2] < len(sim.plan.jobs) // 20  # a typical job reads a small part
+    await http.aclose()
+
+
+async def test_a_walk_that_would_grow_too_large_stops_and_says_so() -> None:
+    sim = Simulator.create(17, 3000, FakeClock())
+    http = httpx.AsyncClient(transport=sim.transport(), base_url="http://sim.invalid", auth=("u", "p"))
+    client = HwaClient(http, engine="sim")
+    sim.state()
+    whole = await builder.build(client, FakeClock().now())
+    root = max((j.id for j in sim.plan.jobs[:300]), key=lambda j: len(a.impact(whole, j).blocked))
+    walk = await local.downstream(client, root, max_nodes=5, out_of_time=lambda: False)
+    assert walk.cut == "stopped at 5 jobs" and walk.graph.jobs() <= 5
+    spent = await local.downstream(client, root, max_nodes=100, out_of_time=lambda: True)
+    assert spent.cut == "the time budget was spent"
+    await http.aclose()
+
+
+async def test_the_local_root_cause_is_the_whole_graphs() -> None:
+    clock = FakeClock()
+    sim = Simulator.create(23, 3000, clock)
+    http = httpx.AsyncClient(transport=sim.transport(), base_url="http://sim.invalid", auth=("u", "p"))
+    client = HwaClient(http, engine="sim")
+    whole = await builder.build(client, clock.now())
+    sim.state()
+    rng = random.Random(5)
+    waiting = [j.id for j in sim.plan.jobs if j.status in ("HOLD", "READY", "FENCE")]
+    sizes = []
+    for job_id in rng.sample(waiting, 60) + rng.sample([j.id for j in sim.plan.jobs], 20):
+        walk = await local.upstream(client, job_id, max_nodes=100_000, out_of_time=lambda: False)
+        expected, got = a.root_cause(whole, job_id), a.root_cause(walk.graph, job_id)
+        assert walk.cut is None
+        assert [(c.node, c.kind, c.reason, c.path) for c in got] == [
+            (c.node, c.kind, c.reason, c.path) for c in expected
+        ], job_id
+        sizes.append(walk.graph.jobs())
+    assert sorted(sizes)[len(sizes) // 2] < len(sim.plan.jobs) // 20
+    await http.aclose()
