@@ -23,6 +23,12 @@ class DataKeys:
         row = db.execute("SELECT v FROM meta WHERE k='epoch'").fetchone()
         self.epoch = int(row[0]) if row else 1
 
+    def cached(self, subject: str) -> tuple[str, bytes] | None:
+        """The subject's key of this epoch when already in memory (no database access)."""
+        key_id = f"{c.subject_tag(subject)}.{self.epoch}"
+        key = self._cache.get(key_id)
+        return (key_id, key) if key is not None else None
+
     def for_subject(self, subject: str) -> tuple[str, bytes]:
         key_id = f"{c.subject_tag(subject)}.{self.epoch}"
         key = self._cache.get(key_id)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -120,6 +121,9 @@ class AuditStore:
         self._signed = (0, chain.GENESIS)  # the last checkpoint this store trusts
         self._signed_at = clock.monotonic()
         self.stats = Stats()
+        # The group commit may run in a worker thread (app.py) while calls append on the loop:
+        # every use of the database, and the hand-over of the waiting records, holds this.
+        self._lock = threading.RLock()
 
     # ------------------------------------------------------------------ lifecycle
     def open(self, *, readonly: bool = False) -> AuditStore:
@@ -147,6 +151,10 @@ class AuditStore:
         return (int(row[0]), str(row[1])) if row else (0, chain.GENESIS)
 
     def close(self) -> None:
+        with self._lock:
+            self._close()
+
+    def _close(self) -> None:
         if self._db is None:
             return
         if not self._readonly:
@@ -173,16 +181,18 @@ class AuditStore:
 
     def rotate_key(self) -> int:
         """Start a new key epoch: new data keys for every subject from now on; recorded."""
-        self.flush()
-        epoch = self._data_keys.next_epoch()
-        self.append("rotation", SYSTEM, {"epoch": epoch}, durable=True)
-        return epoch
+        with self._lock:
+            self.flush()
+            epoch = self._data_keys.next_epoch()
+            self.append("rotation", SYSTEM, {"epoch": epoch}, durable=True)
+            return epoch
 
     def shred(self, subject: str) -> int:
         """Destroy every data key of ``subject``: its records stay in the chain, unreadable."""
-        tag, count = self._data_keys.shred(subject)
-        self.append("shred", SYSTEM, {"subject_tag": tag, "keys": count}, durable=True)
-        return count
+        with self._lock:
+            tag, count = self._data_keys.shred(subject)
+            self.append("shred", SYSTEM, {"subject_tag": tag, "keys": count}, durable=True)
+            return count
 
     # ------------------------------------------------------------------ append
     def append(self, kind: str, subject: str, payload: dict[str, Any], *, durable: bool) -> int | None:
@@ -195,7 +205,11 @@ class AuditStore:
         if self._db is None or self._readonly:
             raise AuditUnavailable("The audit store is not open for writing.")
         try:
-            key_id, key = self._data_keys.for_subject(subject)
+            known = self._data_keys.cached(subject)  # the usual case: no database, no lock
+            if known is None:
+                with self._lock:
+                    known = self._data_keys.for_subject(subject)
+            key_id, key = known
         except (sqlite3.Error, OSError, c.KeyUnavailable) as exc:
             self._fail(exc, dropped=1)
             raise AuditUnavailable(f"The audit store cannot write: {exc}.") from None
@@ -215,11 +229,15 @@ class AuditStore:
 
     def flush(self) -> int | None:
         """Commit what waits, in one fsync'd transaction; then checkpoint when due. Returns the
-        last committed seq.
+        last committed seq. Safe from a worker thread (the group commit) while others append.
 
         Raises:
             AuditUnavailable: the commit failed; the waiting records are dropped and counted.
         """
+        with self._lock:
+            return self._flush()
+
+    def _flush(self) -> int | None:
         if not self._pending or self._db is None:
             return None
         entries, self._pending, self._pending_since = self._pending, [], None
@@ -291,6 +309,10 @@ class AuditStore:
         """Sign (seq, head, time) of the chain's tail, after checking that every record since
         the last checkpoint still links; store it and copy it outside. A broken segment is not
         signed (that would launder it): it is reported in ``status`` instead."""
+        with self._lock:
+            return self._checkpoint()
+
+    def _checkpoint(self) -> dict[str, Any] | None:
         assert self._db is not None
         seq, head = self._tail()
         if seq == 0:
