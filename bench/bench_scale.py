@@ -7,8 +7,9 @@ sees it (the first call's build included where there is one).
 - job_dependencies and plan_summary, first call;
 - impact_of_failure, first call on a failed job and on others (each reads that job's downstream);
 - root_cause, first calls on waiting jobs (each reads what holds that job);
-- critical_path, first call (today: the whole-plan graph build), and a get_job issued every 50 ms
-  while that build runs, timed from when it was due (does the build stall other calls?);
+- critical_path, first calls on jobs (each reads that job's predecessors);
+- critical_path on a job stream (today: the whole-plan graph build), and a get_job issued every
+  50 ms while that build runs, timed from when it was due (does the build stall other calls?);
 - RSS of this process after all that.
 
 python bench/bench_scale.py [--sizes 10000 100000] [--calls 20]
@@ -74,14 +75,15 @@ async def run(size: int, calls: int) -> None:
         warm = [(await timed(mcp, "impact_of_failure", {"job": j["id"]}))[0] for j in failed[1:calls]]
         held = (await timed(mcp, "find_jobs", {"status": ["WAITING"], "limit": calls}))[1]["jobs"]
         causes = [(await timed(mcp, "root_cause", {"job": j["id"]}))[0] for j in held]
-        waiting = held[0]["id"]
+        paths = [(await timed(mcp, "critical_path", {"target": j["id"]}))[0] for j in held]
+        stream = held[0]["job_stream_id"]
         done = anyio.Event()
         during: list[float] = []
         build_first = 0.0
 
-        async def first_critical_path() -> None:  # still the whole-plan graph
+        async def first_critical_path() -> None:  # a job stream's: still the whole-plan graph
             nonlocal build_first
-            build_first = (await timed(mcp, "critical_path", {"target": waiting}))[0]
+            build_first = (await timed(mcp, "critical_path", {"target": stream}))[0]
             done.set()
 
         async with anyio.create_task_group() as tg:
@@ -107,7 +109,8 @@ async def run(size: int, calls: int) -> None:
     print(f"  impact_of_failure, first     {impact_first:8.1f} ms (the job's downstream, read for it)")
     print(f"  impact_of_failure, others    {fmt(warm)}")
     print(f"  root_cause, first calls      {fmt(causes)} (what holds each job, read upward for it)")
-    print(f"  critical_path, first         {build_first:8.1f} ms (whole-plan graph build included)")
+    print(f"  critical_path, job, first    {fmt(paths)} (its predecessors, read for it)")
+    print(f"  critical_path, job stream    {build_first:8.1f} ms (whole-plan graph build included)")
     print(f"  get_job during that build    {fmt(during)} ({len(during)} calls)")
     print(f"  peak RSS of this process     {rss:8.0f} MB")
 

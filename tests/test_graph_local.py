@@ -79,3 +79,30 @@ async def test_the_local_root_cause_is_the_whole_graphs() -> None:
         sizes.append(walk.graph.jobs())
     assert sorted(sizes)[len(sizes) // 2] < len(sim.plan.jobs) // 20
     await http.aclose()
+
+
+async def test_the_local_critical_path_is_the_whole_graphs() -> None:
+    clock = FakeClock()
+    sim = Simulator.create(29, 3000, clock)
+    http = httpx.AsyncClient(transport=sim.transport(), base_url="http://sim.invalid", auth=("u", "p"))
+    client = HwaClient(http, engine="sim")
+    now = clock.now()
+    whole = await builder.build(client, now)
+    sim.state()
+    rng = random.Random(9)
+    deadlines = [j.id for j in sim.plan.jobs if j.critical or j.deadline_slack_s is not None]
+    sizes = []
+    for job_id in rng.sample(deadlines, 30) + rng.sample([j.id for j in sim.plan.jobs], 30):
+        walk = await local.ancestors(client, job_id, max_nodes=100_000, out_of_time=lambda: False)
+        expected, got = a.critical_path(whole, job_id, now), a.critical_path(walk.graph, job_id, now)
+        assert walk.cut is None
+        assert (got.finish, got.deadline, got.slack_s, got.path, got.cycle) == (
+            expected.finish,
+            expected.deadline,
+            expected.slack_s,
+            expected.path,
+            expected.cycle,
+        ), job_id
+        sizes.append(walk.graph.jobs())
+    assert sorted(sizes)[len(sizes) // 2] < len(sim.plan.jobs) // 20
+    await http.aclose()

@@ -119,6 +119,44 @@ async def upstream(
                     _add(g, j, blocking)
 
 
+async def ancestors(
+    client: HwaClient,
+    job_id: str,
+    *,
+    max_nodes: int,
+    out_of_time: Callable[[], bool],
+) -> Walk:
+    """Every job the critical path of ``job_id`` may run through: its job predecessors, theirs,
+    and so on (ended ones too: their actual end counts), read by id in batches, level by level."""
+    before = client.requests_made
+    g = PlanGraph()
+    blocking = await _workstations(client, g)
+    _add(g, await client.get_job(job_id, fresh=True), blocking)
+    absent: set[str] = set()
+    frontier = [job_id]
+    while frontier:
+        wanted = sorted(
+            {
+                e.src
+                for jid in frontier
+                for e in g.preds.get(jid, ())
+                if e.type in ("INTERNAL", "EXTERNAL_JOB") and e.src not in g.nodes and e.src not in absent
+            }
+        )
+        if not wanted:
+            break
+        if out_of_time():
+            return Walk(g, client.requests_made - before, "the time budget was spent")
+        if g.jobs() + len(wanted) > max_nodes:
+            return Walk(g, client.requests_made - before, f"stopped at {max_nodes} jobs")
+        for i in range(0, len(wanted), BATCH):
+            for j in await _query(client, "id", wanted[i : i + BATCH]):
+                _add(g, j, blocking)
+        absent |= {j for j in wanted if j not in g.nodes}
+        frontier = [j for j in wanted if j in g.nodes]
+    return Walk(g, client.requests_made - before, None)
+
+
 def _lacking(g: PlanGraph, root: str, absent: set[str], streams_read: set[str]) -> tuple[set[str], set[str]]:
     """The jobs and job streams the root-cause walk (graph/analysis.py) would visit and that are
     not read yet: the walk itself, over what is known."""

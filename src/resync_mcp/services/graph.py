@@ -1,9 +1,10 @@
 """Graph answers for the tools: impact of a failure, root cause, critical path and deadline risk.
 
-Impact and root cause read the one job's neighbourhood (graph/local.py) unless a whole-plan
-graph read within ``max_age_s`` is at hand. Critical path uses the whole-plan graph: one per
-engine, built on first use and refreshed incrementally when older than ``max_age_s``; a lock per
-engine makes concurrent callers share one build or refresh. Every answer carries its ``as_of``.
+Impact, root cause and a job's critical path read the one job's neighbourhood (graph/local.py)
+unless a whole-plan graph read within ``max_age_s`` is at hand. A job stream's critical path uses
+the whole-plan graph: one per engine, built on first use and refreshed incrementally when older
+than ``max_age_s``; a lock per engine makes concurrent callers share one build or refresh. Every
+answer carries its ``as_of``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from resync_mcp.graph import builder, local
 from resync_mcp.graph.model import PlanGraph
 from resync_mcp.graph.store import GraphStore
 from resync_mcp.services.plan import PlanService
-from resync_mcp.tws.client import is_plan_id
+from resync_mcp.tws.client import HwaClient, is_plan_id
 
 _SHOW = 25
 
@@ -227,7 +228,14 @@ class GraphService:
         )
 
     async def critical_path(self, *, engine: str | None, target: str) -> CriticalPathResult:
-        """For a job, or a job stream (its job whose deadline is most at risk, else its last to finish)."""
+        """For a job, or a job stream (its job whose deadline is most at risk, else its last to
+        finish). A job without a fresh whole-plan graph at hand: its predecessors alone, read
+        upward for it (graph/local.py); a job stream: the whole-plan graph."""
+        client = self.plan.engines.get(engine)
+        if self._fresh(client.engine) is None:
+            answer = await self._local_critical_path(client, engine, target)
+            if answer is not None:
+                return answer
         name, g = await self.graph(engine)
         now = self.clock.now()
         if is_plan_id(target) and target in g.nodes and g.nodes[target].kind == "jobstream":
@@ -245,12 +253,39 @@ class GraphService:
             job_id = await self._job_id(engine, target)
             self._need(g, job_id, name)
             best = await self.store.critical_path(name, job_id, now)
+        return self._path_result(name, g, best, now, None)
+
+    async def _local_critical_path(
+        self, client: HwaClient, engine: str | None, target: str
+    ) -> CriticalPathResult | None:
+        """None when ``target`` is not a job (a job stream's id): the caller uses the whole graph."""
+        if is_plan_id(target):
+            try:
+                await client.get_job(target)
+            except NotFound:
+                return None
+            job_id = target
+        else:
+            job_id = await self._job_id(engine, target)
+        ends = self.clock.monotonic() + self.walk_budget_s
+        walk = await local.ancestors(
+            client, job_id, max_nodes=self.walk_max_jobs, out_of_time=lambda: self.clock.monotonic() >= ends
+        )
+        now = self.clock.now()
+        walk.graph.as_of = now
+        best = a.critical_path(walk.graph, job_id, now)
+        cut = f"the walk upward {walk.cut}: predecessors further up were not counted" if walk.cut else None
+        return self._path_result(client.engine, walk.graph, best, now, cut)
+
+    def _path_result(
+        self, name: str, g: PlanGraph, best: a.CriticalPath, now: datetime, cut: str | None
+    ) -> CriticalPathResult:
         path = [self._view(g, n) for n in best.path]
-        note = None
+        notes = [cut] if cut else []
         if best.cycle:
-            note = f"a dependency cycle was met and skipped: {' -> '.join(g.nodes[c].name for c in best.cycle)}"
+            notes.append(f"a dependency cycle was met and skipped: {' -> '.join(g.nodes[c].name for c in best.cycle)}")
         if best.deadline is None:
-            note = (note + "; " if note else "") + "the target has no deadline: only its expected finish is known"
+            notes.append("the target has no deadline: only its expected finish is known")
         return CriticalPathResult(
             engine=name,
             as_of=g.as_of or now,
@@ -261,5 +296,5 @@ class GraphService:
             at_risk=best.at_risk,
             driver=path[0] if len(path) > 1 else None,
             path=path[-_SHOW:],
-            note=note,
+            note="; ".join(notes) or None,
         )
