@@ -65,7 +65,7 @@ def nginx(root: Path, port: int, upstreams: list[int]) -> Iterator[str]:
     """nginx on 127.0.0.1:port in front of the given local ports; yields its URL."""
     binary = nginx_binary()
     root.mkdir(parents=True, exist_ok=True)
-    servers = "\n".join(f"        server 127.0.0.1:{p} max_fails=1 fail_timeout=5s;" for p in upstreams)
+    servers = "\n".join(f"        server 127.0.0.1:{p} max_fails=1 fail_timeout=1s;" for p in upstreams)
     conf = root / "nginx.conf"
     conf.write_text(CONF.format(root=root, port=port, servers=servers))
     proc = subprocess.Popen([binary, "-c", str(conf), "-p", str(root), "-g", "daemon off;"], stderr=subprocess.PIPE)

@@ -38,9 +38,28 @@ class Fleet:
     nginx_root: Path
     envs: list[dict[str, str]]
     args: list[list[str]]
+    logs: list[Path]
 
     def restart(self, i: int) -> None:
-        self.replicas[i] = _start(self.args[i], self.lab.work, self.envs[i])
+        self.replicas[i] = _start(self.args[i], self.lab.work, self.envs[i], self.logs[i])
+
+    async def routed_to(self, i: int) -> None:
+        """Until the balancer sends requests to replica ``i`` again (it marks a replica that
+        refused a connection down for a while): probes through it, bounded, no sleeping."""
+        log = self.nginx_root / "access.log"
+        start = len(log.read_text().splitlines())
+        async with httpx.AsyncClient(timeout=5) as http:
+            for _ in range(5000):
+                await http.get(f"{self.url}/healthz")
+                fresh = log.read_text().splitlines()[start:]
+                if any(line.startswith(f"127.0.0.1:{self.ports[i]} ") for line in fresh):
+                    return
+        raise AssertionError(f"the balancer never routed to replica {i} again")
+
+    def crashes(self) -> str:
+        """The replicas' logged tracebacks: what a test shows when a call failed inside one."""
+        found = [log.read_text() for log in self.logs if log.exists()]
+        return "\n".join(text[text.find("tool_crashed") - 200 :] for text in found if "tool_crashed" in text)
 
     async def faults(self, changes: dict[str, Any]) -> None:
         async with httpx.AsyncClient(timeout=10) as http:
@@ -78,10 +97,11 @@ def fleet(tmp_path: Path, redis_url: str, replicas: int = 2, toml: str = "") -> 
                     }
                 )
                 argv.append(["--config", str(lab.config), "serve", "--transport", "http", "--port", str(port)])
-                procs.append(_start(argv[-1], lab.work, envs[-1]))
+                procs.append(_start(argv[-1], lab.work, envs[-1], tmp_path / f"replica{i}.log"))
             root = tmp_path / "nginx"
             with nginx(root, public, ports) as url:
-                yield Fleet(url, lab, procs, ports, root, envs, argv)
+                logs = [tmp_path / f"replica{i}.log" for i in range(replicas)]
+                yield Fleet(url, lab, procs, ports, root, envs, argv, logs)
         finally:
             for proc in procs:  # the current ones: a restarted replica replaced its entry
                 proc.terminate()
@@ -223,13 +243,15 @@ async def test_a_rolling_restart_under_load_loses_no_call_and_doubles_no_write(t
         outcomes, stop = Outcomes(), anyio.Event()
         async with anyio.create_task_group() as tg:
             tg.start_soon(_load_until, f, jobs, stop, outcomes)
-            for i in range(2):  # one replica at a time: stop (it drains), start again
+            for i in range(2):  # one replica at a time: stop (it drains), start, back in rotation
                 await outcomes.reached(20 * (i + 1))
                 f.replicas[i].send_signal(signal.SIGTERM)
                 assert await anyio.to_thread.run_sync(f.replicas[i].wait, 30) == 0
                 await anyio.to_thread.run_sync(f.restart, i)
+                await f.routed_to(i)  # as an operator waits before the next one
             stop.set()
-        assert set(outcomes.values()) == {"done"} and len(outcomes) >= 40
+        assert set(outcomes.values()) == {"done"}, f.crashes() or outcomes
+        assert len(outcomes) >= 40
         sent = _written(await f.writes())
         assert len(sent) == len(outcomes) == len(set(sent))  # every call reached the engine, once
 
@@ -249,7 +271,8 @@ async def test_a_replica_killed_mid_write_never_has_it_sent_twice(tmp_path: Path
         sent = _written(await f.writes())
         assert len(sent) == len(set(sent))  # nothing reached the engine twice
         done = [k for k, v in outcomes.items() if v == "done"]
-        assert set(outcomes.values()) <= {"done", "unknown"} and len(done) >= len(outcomes) - len(jobs)
+        assert set(outcomes.values()) <= {"done", "unknown"}, f.crashes() or outcomes
+        assert len(done) >= len(outcomes) - len(jobs)
         assert len(sent) >= len(done)  # every "done" was sent; an "unknown" may or may not have been
 
 

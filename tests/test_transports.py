@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -49,8 +50,11 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _start(args: list[str], cwd: object, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    """Start `python -m resync_mcp ARGS`; return once uvicorn says it is listening."""
+def _start(
+    args: list[str], cwd: object, env: dict[str, str] | None = None, log: Path | None = None
+) -> subprocess.Popen[str]:
+    """Start `python -m resync_mcp ARGS`; return once uvicorn says it is listening (``log``:
+    where its stderr goes from then on, for a test that explains a failure with it)."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "resync_mcp", *args],
         stderr=subprocess.PIPE,
@@ -65,11 +69,21 @@ def _start(args: list[str], cwd: object, env: dict[str, str] | None = None) -> s
         seen.append(line)
         if "Uvicorn running" in line:
             # Keep draining stderr so per-call log lines can never fill the pipe and stall the server.
-            threading.Thread(target=proc.stderr.read, daemon=True).start()
+            threading.Thread(target=_drain, args=(proc.stderr, log), daemon=True).start()
             break
     else:
         raise AssertionError("server did not start: " + "".join(seen[-20:]))
     return proc
+
+
+def _drain(stream: Any, log: Path | None) -> None:
+    if log is None:
+        stream.read()
+        return
+    with log.open("a", encoding="utf-8") as out:
+        for line in stream:
+            out.write(line)
+            out.flush()
 
 
 @pytest.fixture

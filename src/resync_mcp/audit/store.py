@@ -213,16 +213,23 @@ class AuditStore:
         except (sqlite3.Error, OSError, c.KeyUnavailable) as exc:
             self._fail(exc, dropped=1)
             raise AuditUnavailable(f"The audit store cannot write: {exc}.") from None
-        self._pending.append(_Entry(_iso(self._clock.now()), kind, key_id, key, chain.canonical(payload)))
+        entry = _Entry(_iso(self._clock.now()), kind, key_id, key, chain.canonical(payload))
+        if durable:  # queued and committed in one hold of the lock: the group commit cannot take it
+            with self._lock:  # in between, and its seq is the one this returns
+                self._queue(entry)
+                seq = self._flush()
+                self.stats.durable += 1
+                return seq
+        self._queue(entry)
+        if len(self._pending) >= self._group_max or self._due():
+            self.flush()
+        return None
+
+    def _queue(self, entry: _Entry) -> None:
+        self._pending.append(entry)
         if self._pending_since is None:
             self._pending_since = self._clock.monotonic()
         self.stats.appended += 1
-        if durable or len(self._pending) >= self._group_max or self._due():
-            seq = self.flush()
-            if durable:
-                self.stats.durable += 1
-                return seq
-        return None
 
     def _due(self) -> bool:
         return self._pending_since is not None and self._clock.monotonic() - self._pending_since >= self._group_s
