@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from resync_mcp.errors import NotFound
 from resync_mcp.graph.analysis import holds
@@ -29,6 +30,12 @@ class Walk:
     graph: PlanGraph
     requests: int
     cut: str | None  # why the walk stopped early, or None when it read everything it needed
+
+
+class Walker(Protocol):
+    async def __call__(
+        self, client: HwaClient, job_id: str, *, max_nodes: int, out_of_time: Callable[[], bool]
+    ) -> Walk: ...
 
 
 async def downstream(

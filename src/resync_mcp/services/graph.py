@@ -143,6 +143,15 @@ class GraphService:
                 hint="It may have been added since the graph was read; try again in a minute.",
             )
 
+    async def _walk(self, walker: local.Walker, client: HwaClient, job_id: str) -> tuple[PlanGraph, str | None]:
+        """One of graph/local.py's walks, within this service's bounds; the graph is as of now."""
+        ends = self.clock.monotonic() + self.walk_budget_s
+        walk = await walker(
+            client, job_id, max_nodes=self.walk_max_jobs, out_of_time=lambda: self.clock.monotonic() >= ends
+        )
+        walk.graph.as_of = self.clock.now()
+        return walk.graph, walk.cut
+
     def _fresh(self, engine: str) -> PlanGraph | None:
         """The whole-plan graph, when one was read within ``max_age_s``."""
         age = self.clock.monotonic() - self._built_at.get(engine, float("-inf"))
@@ -163,12 +172,7 @@ class GraphService:
         if whole is not None and job_id in whole.nodes:
             g, found = whole, await self.store.impact(name, job_id)
         else:
-            ends = self.clock.monotonic() + self.walk_budget_s
-            walk = await local.downstream(
-                client, job_id, max_nodes=self.walk_max_jobs, out_of_time=lambda: self.clock.monotonic() >= ends
-            )
-            g, cut = walk.graph, walk.cut
-            g.as_of = self.clock.now()
+            g, cut = await self._walk(local.downstream, client, job_id)
             found = a.impact(g, job_id)
         self._need(g, job_id, name)
         by_stream = dict(sorted(found.by_stream.items(), key=lambda kv: (-kv[1], kv[0]))[:_SHOW])
@@ -199,12 +203,7 @@ class GraphService:
         if whole is not None and job_id in whole.nodes:
             g, causes = whole, await self.store.root_cause(name, job_id)
         else:
-            ends = self.clock.monotonic() + self.walk_budget_s
-            walk = await local.upstream(
-                client, job_id, max_nodes=self.walk_max_jobs, out_of_time=lambda: self.clock.monotonic() >= ends
-            )
-            g, cut = walk.graph, walk.cut
-            g.as_of = self.clock.now()
+            g, cut = await self._walk(local.upstream, client, job_id)
             causes = a.root_cause(g, job_id)
         self._need(g, job_id, name)
         views = [
@@ -267,15 +266,11 @@ class GraphService:
             job_id = target
         else:
             job_id = await self._job_id(engine, target)
-        ends = self.clock.monotonic() + self.walk_budget_s
-        walk = await local.ancestors(
-            client, job_id, max_nodes=self.walk_max_jobs, out_of_time=lambda: self.clock.monotonic() >= ends
-        )
-        now = self.clock.now()
-        walk.graph.as_of = now
-        best = a.critical_path(walk.graph, job_id, now)
-        cut = f"the walk upward {walk.cut}: predecessors further up were not counted" if walk.cut else None
-        return self._path_result(client.engine, walk.graph, best, now, cut)
+        g, cut = await self._walk(local.ancestors, client, job_id)
+        now = g.as_of or self.clock.now()
+        best = a.critical_path(g, job_id, now)
+        why = f"the walk upward {cut}: predecessors further up were not counted" if cut else None
+        return self._path_result(client.engine, g, best, now, why)
 
     def _path_result(
         self, name: str, g: PlanGraph, best: a.CriticalPath, now: datetime, cut: str | None
