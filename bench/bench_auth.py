@@ -11,7 +11,6 @@ import argparse
 import json
 import logging
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -24,20 +23,13 @@ from pathlib import Path
 import anyio
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
-from mcp import Client
-from mcp.client.streamable_http import streamable_http_client
-from mcp.shared._httpx_utils import create_mcp_http_client
+
+from httpload import free_port, load, p95
 
 for _name in ("httpx", "httpx2"):
     logging.getLogger(_name).setLevel(logging.WARNING)
 
 ISS = "https://id.bench.test/realms/ops"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def jwks_server(key: rsa.RSAPrivateKey) -> str:
@@ -88,30 +80,6 @@ def start(folder: Path, toml: str, port: int) -> subprocess.Popen[str]:
     raise SystemExit("server did not start")
 
 
-async def load(url: str, token: str | None, sessions: int, calls: int) -> tuple[list[float], float]:
-    latencies: list[float] = []
-
-    async def one() -> None:
-        http = create_mcp_http_client(headers={"Authorization": f"Bearer {token}"} if token else None)
-        async with http, Client(streamable_http_client(url, http_client=http)) as mcp:
-            job = (await mcp.call_tool("find_jobs", {"limit": 1})).structured_content["jobs"][0]["id"]  # type: ignore[index]
-            for _ in range(calls):
-                t = time.perf_counter()
-                result = await mcp.call_tool("get_job", {"job": job})
-                latencies.append(time.perf_counter() - t)
-                assert not result.is_error, result.content
-
-    started = time.perf_counter()
-    async with anyio.create_task_group() as tg:
-        for _ in range(sessions):
-            tg.start_soon(one)
-    return latencies, sessions * calls / (time.perf_counter() - started)
-
-
-def p95(values: list[float]) -> float:
-    return sorted(values)[int(len(values) * 0.95)]
-
-
 async def main(sessions: int, calls: int, rounds: int) -> None:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     jwks = jwks_server(key)
@@ -129,11 +97,11 @@ async def main(sessions: int, calls: int, rounds: int) -> None:
     servers = [start(folder / "none", "", p_none), start(folder / "oauth", oauth, p_oauth)]
     results: dict[str, list[tuple[list[float], float]]] = {"none": [], "oauth": []}
     try:
-        await load(f"http://127.0.0.1:{p_none}/mcp", None, 2, 5)  # warm both
-        await load(audience, token, 2, 5)
+        await load(f"http://127.0.0.1:{p_none}/mcp", 2, 5)  # warm both
+        await load(audience, 2, 5, token=token)
         for _ in range(rounds):  # alternated
-            results["none"].append(await load(f"http://127.0.0.1:{p_none}/mcp", None, sessions, calls))
-            results["oauth"].append(await load(audience, token, sessions, calls))
+            results["none"].append(await load(f"http://127.0.0.1:{p_none}/mcp", sessions, calls))
+            results["oauth"].append(await load(audience, sessions, calls, token=token))
     finally:
         for proc in servers:
             proc.terminate()

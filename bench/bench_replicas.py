@@ -16,7 +16,6 @@ import logging
 import os
 import secrets
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -28,6 +27,8 @@ import anyio
 import httpx
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
+
+from httpload import free_port, load, p95
 
 for _name in ("httpx", "httpx2"):
     logging.getLogger(_name).setLevel(logging.WARNING)
@@ -41,12 +42,6 @@ http {{ access_log off; client_body_temp_path {root}/body; proxy_temp_path {root
     location / {{ proxy_pass http://resync; proxy_http_version 1.1; proxy_set_header Host $host:$server_port;
       proxy_set_header Connection ""; proxy_buffering off; }} }} }}
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def until_up(url: str) -> None:
@@ -74,28 +69,6 @@ def cpu_s(pid: int) -> float:
         if int(stat.parent.name) == pid or int(fields[1]) == pid:
             total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     return total
-
-
-async def load(url: str, sessions: int, calls: int, job: str) -> tuple[list[float], float]:
-    latencies: list[float] = []
-
-    async def one() -> None:
-        async with Client(streamable_http_client(url)) as mcp:
-            for _ in range(calls):
-                t = time.perf_counter()
-                result = await mcp.call_tool("get_job", {"job": job})
-                latencies.append(time.perf_counter() - t)
-                assert not result.is_error, result.content
-
-    started = time.perf_counter()
-    async with anyio.create_task_group() as tg:
-        for _ in range(sessions):
-            tg.start_soon(one)
-    return latencies, sessions * calls / (time.perf_counter() - started)
-
-
-def p95(values: list[float]) -> float:
-    return sorted(values)[int(len(values) * 0.95)]
 
 
 async def main(sessions: int, calls: int, rounds: int) -> None:
@@ -154,12 +127,12 @@ async def main(sessions: int, calls: int, rounds: int) -> None:
             found = await mcp.call_tool("find_jobs", {"status": ["SUCC"], "limit": 1})
             job = found.structured_content["jobs"][0]["id"]  # type: ignore[index]
         for url in urls.values():  # warm both layouts (and both replicas' caches)
-            await load(url, 4, 5, job)
+            await load(url, 4, 5, job=job)
         cpu0 = {name: cpu_s(p.pid) for name, p in procs.items()} | {"load generator": time.process_time()}
         results: dict[str, list[tuple[list[float], float]]] = {k: [] for k in urls}
         for _ in range(rounds):  # alternated
             for layout, url in urls.items():
-                results[layout].append(await load(url, sessions, calls, job))
+                results[layout].append(await load(url, sessions, calls, job=job))
         cpu = {name: cpu_s(p.pid) - cpu0[name] for name, p in procs.items()}
         cpu["load generator"] = time.process_time() - cpu0["load generator"]
     finally:

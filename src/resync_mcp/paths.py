@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import os
 import sys
+import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from resync_mcp.errors import ConfigError
 
@@ -54,3 +55,20 @@ def unusable_folder(what: str, why: str, setting: str, env: str, off: str) -> Co
         f"The {what} folder cannot be used: {why}.",
         hint=f"Set {setting} ({env}) to a folder this user can write, or {off}.",
     )
+
+
+Stamp = tuple[int, int]
+
+
+def toml_if_changed(path: Path, stamp: Stamp | None) -> tuple[dict[str, Any] | None, Stamp]:
+    """A TOML file's data when its (mtime, size) differs from ``stamp``, else None; and its stamp,
+    for the caller to keep once it accepted the data (a file edited by hand is re-read).
+
+    Raises:
+        OSError: it cannot be read. ValueError: it is not TOML.
+    """
+    st = path.stat()
+    now = (st.st_mtime_ns, st.st_size)
+    if now == stamp:
+        return None, now
+    return tomllib.loads(path.read_text(encoding="utf-8")), now

@@ -117,19 +117,29 @@ def _walk(rows: list[tuple[Any, ...]], report: Report, opens: Opens | None) -> l
     return heads
 
 
-def _check_checkpoint(where: str, cp: Any, heads: list[str], last: int, trusted: set[str], report: Report) -> None:
+def authentic(where: str, cp: Any, trusted: set[str], report: Report) -> tuple[int, str] | None:
+    """(seq, head) of a well-formed checkpoint signed by a trusted key; else None, the problem
+    added to ``report``. What a checkpoint proves on its own, without the chain (audit/fleet.py)."""
     try:
         seq, head, ts = int(cp["seq"]), _str(cp["head"]), _str(cp["ts"])
         key, signature = _str(cp["public_key"]), _str(cp["signature"])
     except (KeyError, TypeError, ValueError) as exc:
         report.problems.append((0, f"{where} checkpoint is malformed: {exc}"))
-        return
+        return None
     if key not in trusted:
         report.problems.append((seq, f"{where} checkpoint at {seq} is signed by an unknown key {key[:16]}…"))
-        return
+        return None
     if not verify_signature(key, chain.checkpoint_message(seq, head, ts), signature):
         report.problems.append((seq, f"{where} checkpoint at {seq} has a bad signature"))
+        return None
+    return seq, head
+
+
+def _check_checkpoint(where: str, cp: Any, heads: list[str], last: int, trusted: set[str], report: Report) -> None:
+    found = authentic(where, cp, trusted, report)
+    if found is None:
         return
+    seq, head = found
     if seq > last:
         report.problems.append(
             (last + 1, f"truncated or rolled back: {where} checkpoint covers {seq}, chain ends at {last}")

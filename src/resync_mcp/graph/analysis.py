@@ -14,10 +14,11 @@ Every walk is bounded and tolerates cycles and edges to nodes that are not in th
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from resync_mcp.graph.model import ENDED, ENDED_BAD, ENDED_OK, RUNNING, Node, PlanGraph
+from resync_mcp.graph.model import ENDED, ENDED_BAD, ENDED_OK, RUNNING, Edge, Node, PlanGraph
 
 
 @dataclass
@@ -94,15 +95,20 @@ def holds(node: Node) -> str | None:
     return node.blocked_reason
 
 
-def root_cause(g: PlanGraph, job_id: str, *, max_nodes: int = 5_000) -> list[Cause]:
-    """What actually holds ``job_id``, with the path to each cause (nearest first)."""
-    start = g.nodes.get(job_id)
-    if start is None:
-        return []
-    causes: list[Cause] = []
-    own = holds(start)
-    if own:
-        causes.append(Cause(job_id, start.kind, own, [job_id]))
+def walks_through(node: Node) -> bool:
+    """Whether the root-cause walk goes on past ``node``: a job or job stream that merely waits
+    (holds nothing itself, has not ended well)."""
+    if node.kind == "job" and node.status in ENDED_OK:
+        return False
+    return node.kind in ("job", "jobstream") and holds(node) is None
+
+
+def walk_up(
+    g: PlanGraph, job_id: str, *, max_nodes: int = 5_000, expand: Callable[[str], bool] = lambda _: True
+) -> Iterator[tuple[Edge, Node | None, list[str]]]:
+    """The root-cause walk: breadth first from ``job_id`` through unsatisfied dependencies only,
+    each predecessor met once, on past what merely waits (where ``expand`` allows). Yields each
+    predecessor met: its edge, its node (None: not in the graph) and the path from the job."""
     seen = {job_id}
     queue: deque[tuple[str, list[str]]] = deque([(job_id, [job_id])])
     while queue and len(seen) < max_nodes:
@@ -112,16 +118,28 @@ def root_cause(g: PlanGraph, job_id: str, *, max_nodes: int = 5_000) -> list[Cau
                 continue
             seen.add(edge.src)
             node = g.nodes.get(edge.src)
-            if node is None:
-                causes.append(Cause(edge.src, "missing", f"{edge.type} predecessor not in the plan", [*path, edge.src]))
-                continue
-            if node.kind == "job" and node.status in ENDED_OK:
-                continue  # satisfied in fact, even if the edge was read a moment earlier
+            here = [*path, edge.src]
+            yield edge, node, here
+            if node is not None and walks_through(node) and expand(edge.src):
+                queue.append((edge.src, here))  # it waits too: look further up
+
+
+def root_cause(g: PlanGraph, job_id: str, *, max_nodes: int = 5_000) -> list[Cause]:
+    """What actually holds ``job_id``, with the path to each cause (nearest first)."""
+    start = g.nodes.get(job_id)
+    if start is None:
+        return []
+    causes: list[Cause] = []
+    own = holds(start)
+    if own:
+        causes.append(Cause(job_id, start.kind, own, [job_id]))
+    for edge, node, path in walk_up(g, job_id, max_nodes=max_nodes):
+        if node is None:
+            causes.append(Cause(edge.src, "missing", f"{edge.type} predecessor not in the plan", path))
+        elif not (node.kind == "job" and node.status in ENDED_OK):  # ended well: satisfied in fact
             reason = holds(node)
             if reason is not None:
-                causes.append(Cause(edge.src, node.kind, reason, [*path, edge.src]))
-            elif node.kind in ("job", "jobstream"):
-                queue.append((edge.src, [*path, edge.src]))  # it waits too: look further up
+                causes.append(Cause(edge.src, node.kind, reason, path))
     return causes
 
 

@@ -11,14 +11,15 @@ time budget is spent, and says so; the analysis then runs unchanged on what was 
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
 from resync_mcp.errors import NotFound
-from resync_mcp.graph.analysis import holds
+from resync_mcp.graph.analysis import walk_up, walks_through
 from resync_mcp.graph.builder import PAGE, _workstations, add_job
-from resync_mcp.graph.model import ENDED, ENDED_OK, Node, PlanGraph
+from resync_mcp.graph.model import ENDED, Node, PlanGraph
 from resync_mcp.tws.client import HwaClient
 from resync_mcp.tws.models import JobInPlanV2
 
@@ -165,29 +166,19 @@ async def ancestors(
 
 
 def _lacking(g: PlanGraph, root: str, absent: set[str], streams_read: set[str]) -> tuple[set[str], set[str]]:
-    """The jobs and job streams the root-cause walk (graph/analysis.py) would visit and that are
-    not read yet: the walk itself, over what is known."""
+    """The jobs and job streams the root-cause walk (analysis.walk_up) would visit and that are
+    not read yet: the walk itself, over what is known, stopping at job streams not read."""
     jobs: set[str] = set()
     streams: set[str] = set()
-    seen, queue = {root}, [root]
-    while queue:
-        cur = queue.pop()
-        if g.nodes[cur].kind == "jobstream" and cur not in streams_read:
-            streams.add(cur)  # its state and members first
-            continue
-        for edge in g.preds.get(cur, ()):
-            if edge.satisfied is True or edge.src in seen:
-                continue
-            seen.add(edge.src)
-            node = g.nodes.get(edge.src)
-            if node is None:
-                if edge.src not in absent:
-                    (streams if edge.type == "EXTERNAL_JOBSTREAM" else jobs).add(edge.src)
-                continue
-            if (node.kind == "job" and node.status in ENDED_OK) or holds(node) is not None:
-                continue
-            if node.kind in ("job", "jobstream"):
-                queue.append(edge.src)
+
+    def read(node_id: str) -> bool:
+        return g.nodes[node_id].kind != "jobstream" or node_id in streams_read
+
+    for edge, node, _ in walk_up(g, root, max_nodes=sys.maxsize, expand=read):
+        if node is None and edge.src not in absent:
+            (streams if edge.type == "EXTERNAL_JOBSTREAM" else jobs).add(edge.src)
+        elif node is not None and walks_through(node) and not read(edge.src):
+            streams.add(edge.src)  # its state and members first
     return jobs, streams
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ import structlog
 
 from resync_mcp.config import AuthSettings
 from resync_mcp.errors import ConfigError
+from resync_mcp.paths import toml_if_changed
 from resync_mcp.security.policy import Principal
 
 log = structlog.get_logger("resync_mcp.auth")
@@ -56,11 +56,9 @@ class StaticTokens:
 
     def _load(self) -> None:
         try:
-            st = self.path.stat()
-            stamp = (st.st_mtime_ns, st.st_size)
-            if stamp == self._stamp:
+            data, stamp = toml_if_changed(self.path, self._stamp)
+            if data is None:
                 return
-            data = tomllib.loads(self.path.read_text(encoding="utf-8"))
             entries = [
                 _Entry(str(t["principal"]), frozenset(t["roles"]), bytes.fromhex(str(t["sha256"])))
                 for t in data.get("token", [])

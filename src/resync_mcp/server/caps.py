@@ -14,12 +14,10 @@ The principal is the one the edge verified (server/edge.py), or the server's own
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from typing import Any
 
-from resync_mcp.server.edge import ASGIApp, Message, Receive, Scope, Send
-from resync_mcp.server.shell import PRINCIPAL_KEY
+from resync_mcp.server.asgi import ASGIApp, Message, Receive, Scope, Send, header, respond_json
+from resync_mcp.server.shell import request_principal
 
 SESSION_HEADER = b"mcp-session-id"
 
@@ -51,10 +49,10 @@ class Caps:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        principal = scope.get(PRINCIPAL_KEY)
+        principal = request_principal(scope)
         key = principal.key if principal is not None else "local"
         method, path = scope.get("method"), scope.get("path", "")
-        sid = _header(scope, SESSION_HEADER)
+        sid = header(scope, SESSION_HEADER)
         if sid is not None and sid in self.sessions:
             self.sessions[sid] = (self.sessions[sid][0], self.monotonic())
         opens = sid is None and (method, path) == self.opening
@@ -73,7 +71,7 @@ class Caps:
 
         async def watch(message: Message) -> None:
             if message["type"] == "http.response.start":
-                issued = _header(message, SESSION_HEADER)
+                issued = header(message, SESSION_HEADER)
                 if issued is not None and sid is None and message["status"] < 300:
                     self.sessions[issued] = (key, self.monotonic())
                 if sid is not None and message["status"] == 404:
@@ -90,16 +88,6 @@ class Caps:
                 self.sessions.pop(sid, None)
 
 
-def _header(holder: Scope | Message, name: bytes) -> str | None:
-    for key, value in holder.get("headers", []):
-        if bytes(key).lower() == name:
-            return bytes(value).decode("latin-1")
-    return None
-
-
 async def _refuse(send: Send, status: int, sentence: str) -> None:
-    body = json.dumps({"jsonrpc": "2.0", "id": None, "error": {"code": -32000, "message": sentence}}).encode()
-    headers: list[Any] = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    headers.append((b"retry-after", b"5"))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    body = {"jsonrpc": "2.0", "id": None, "error": {"code": -32000, "message": sentence}}
+    await respond_json(send, status, body, [(b"retry-after", b"5")])

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -25,13 +24,8 @@ import structlog
 from resync_mcp.config import AuthSettings
 from resync_mcp.security.policy import RULES, Principal, least_role
 from resync_mcp.security.tokens import InvalidToken, Verifier
+from resync_mcp.server.asgi import ASGIApp, Message, Receive, Scope, Send, header, respond_json
 from resync_mcp.server.shell import PRINCIPAL_KEY
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 log = structlog.get_logger("resync_mcp.auth")
 METADATA = "/.well-known/oauth-protected-resource"
@@ -57,11 +51,11 @@ class Edge:
             await self.app(scope, receive, send)
             return
         if self.auth.mode == "oauth" and path in (METADATA, METADATA + self.mcp_path):
-            await self._json(send, 200, self._metadata())
+            await respond_json(send, 200, self._metadata())
             return
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         if "access_token" in query:
-            await self._json(
+            await respond_json(
                 send,
                 400,
                 {"error": "invalid_request", "error_description": "send the token in the Authorization header"},
@@ -120,28 +114,15 @@ class Edge:
         if self.metadata_url:
             parts.append(f'resource_metadata="{self.metadata_url}"')
         header = ("Bearer " + ", ".join(parts)).encode()
-        await self._json(
+        await respond_json(
             send, status, {"error": error, "error_description": description}, [(b"www-authenticate", header)]
         )
 
-    @staticmethod
-    async def _json(
-        send: Send, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]] | None = None
-    ) -> None:
-        data = json.dumps(body).encode()
-        head = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode()), *(headers or [])]
-        await send({"type": "http.response.start", "status": status, "headers": head})
-        await send({"type": "http.response.body", "body": data})
-
 
 def _bearer(scope: Scope) -> str | None:
-    for name, value in scope.get("headers", []):
-        if bytes(name).lower() == b"authorization":
-            text = bytes(value).decode("latin-1")
-            token = text[7:].strip()
-            if text[:7].lower() == "bearer " and token:
-                return token
-    return None
+    text = header(scope, b"authorization") or ""
+    token = text[7:].strip()
+    return token if text[:7].lower() == "bearer " and token else None
 
 
 async def _buffered(receive: Receive) -> tuple[bytes, Receive]:

@@ -15,9 +15,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from resync_mcp.metrics import CONTENT_TYPE, Metrics
-from resync_mcp.server.edge import ASGIApp, Receive, Scope, Send
+from resync_mcp.server.asgi import ASGIApp, Receive, Scope, Send, respond
 
 Readiness = Callable[[], Awaitable[dict[str, Any]]]
+NO_STORE = [(b"cache-control", b"no-store")]
 
 
 class Ops:
@@ -27,19 +28,12 @@ class Ops:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path") if scope["type"] == "http" and scope.get("method") == "GET" else None
         if path == "/healthz":
-            await _answer(send, 200, b'{"status": "alive"}\n', "application/json")
+            await respond(send, 200, b'{"status": "alive"}\n', "application/json", NO_STORE)
         elif path == "/readyz":
             report = await self.readiness()
             body = json.dumps(report).encode() + b"\n"
-            await _answer(send, 200 if report["ready"] else 503, body, "application/json")
+            await respond(send, 200 if report["ready"] else 503, body, "application/json", NO_STORE)
         elif path == "/metrics" and self.metrics is not None:
-            await _answer(send, 200, self.metrics.exposition(), CONTENT_TYPE)
+            await respond(send, 200, self.metrics.exposition(), CONTENT_TYPE, NO_STORE)
         else:
             await self.app(scope, receive, send)
-
-
-async def _answer(send: Send, status: int, body: bytes, content_type: str) -> None:
-    headers = [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode())]
-    headers.append((b"cache-control", b"no-store"))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})

@@ -42,14 +42,19 @@ class ClientInfoMiddleware:
 PRINCIPAL_KEY = "resync.principal"
 
 
+def request_principal(scope: object) -> Principal | None:
+    """The principal the HTTP edge verified and put in this ASGI scope, if any."""
+    principal = scope.get(PRINCIPAL_KEY) if isinstance(scope, dict) else None
+    return principal if isinstance(principal, Principal) else None
+
+
 class IdentityMiddleware:
     """Carries the principal that the HTTP edge verified (server/edge.py puts it in the ASGI
     scope) into the call, where the authorize stage, the audit and the control service read it."""
 
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
-        scope = getattr(ctx.request, "scope", None)
-        principal = scope.get(PRINCIPAL_KEY) if isinstance(scope, dict) else None
-        if not isinstance(principal, Principal):
+        principal = request_principal(getattr(ctx.request, "scope", None))
+        if principal is None:
             return await call_next(ctx)
         token = principal_var.set(principal)
         try:
@@ -84,9 +89,8 @@ class Shell:
 
 
 def _principal_of(ctx: ServerRequestContext[Any, Any]) -> str | None:
-    scope = getattr(ctx.request, "scope", None)
-    principal = scope.get(PRINCIPAL_KEY) if isinstance(scope, dict) else None
-    return principal.key if isinstance(principal, Principal) else None
+    principal = request_principal(getattr(ctx.request, "scope", None))
+    return principal.key if principal is not None else None
 
 
 def request_state(keys: str | None) -> RequestStateSecurity | None:

@@ -66,6 +66,27 @@ class Credentials:
         return False
 
 
+class _Kept:
+    """Values kept while a version number stays the same, the least recently used dropped first."""
+
+    def __init__(self, size: int) -> None:
+        self.size, self.version = size, -1
+        self.values: OrderedDict[Hashable, object] = OrderedDict()
+
+    def get(self, version: int, key: Hashable, compute: Callable[[], T]) -> T:
+        if version != self.version:
+            self.values.clear()
+            self.version = version
+        if key in self.values:
+            self.values.move_to_end(key)
+            return cast(T, self.values[key])
+        value = compute()
+        self.values[key] = value
+        while len(self.values) > self.size:
+            self.values.popitem(last=False)
+        return value
+
+
 class Simulator:
     """A simulated engine: a plan, a clock and an offset that advances plan time."""
 
@@ -85,10 +106,7 @@ class Simulator:
         self.credentials = credentials or Credentials()
         self.faults: FaultPolicy = faults or Faults()
         self.tick_seconds = tick_seconds
-        self._memo: OrderedDict[Hashable, object] = OrderedDict()
-        self._memo_version = -1
-        self._shaped: dict[Hashable, object] = {}
-        self._shaped_version = -1
+        self._memo, self._shaped = _Kept(64), _Kept(64)
         self.oql_fields: OqlFields = oql_fields
         self.adhoc_state: AdhocState = adhoc_state
         self._offset = timedelta()
@@ -114,27 +132,12 @@ class Simulator:
 
     def shaped(self, key: Hashable, compute: Callable[[], T]) -> T:
         """``compute()``, kept until the plan's shape changes (an action, a submit), not with time."""
-        if self._shaped_version != self.plan.shape:
-            self._shaped.clear()
-            self._shaped_version = self.plan.shape
-        if key not in self._shaped:
-            self._shaped[key] = compute()
-        return cast(T, self._shaped[key])
+        return self._shaped.get(self.plan.shape, key, compute)
 
     def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
         """``compute()``, kept until the plan changes (an evaluation at a new tick, an action):
         a query's selection is reused for its next pages, an index for the next filters."""
-        if self._memo_version != self.plan.version:
-            self._memo.clear()
-            self._memo_version = self.plan.version
-        if key in self._memo:
-            self._memo.move_to_end(key)
-            return cast(T, self._memo[key])
-        value = compute()
-        self._memo[key] = value
-        while len(self._memo) > 64:
-            self._memo.popitem(last=False)
-        return value
+        return self._memo.get(self.plan.version, key, compute)
 
     def state(self) -> datetime:
         now = self.now()

@@ -11,7 +11,6 @@ principal with no entry is refused rather than sent under the service account.
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from pathlib import Path
 import httpx
 
 from resync_mcp.errors import ConfigError, NotAllowed
+from resync_mcp.paths import toml_if_changed
 from resync_mcp.security.policy import Principal
 
 
@@ -48,10 +48,9 @@ class ActingCredentials:
     def _load(self) -> None:
         field = "password" if self.scheme == "basic" else "token"
         try:
-            st = self.path.stat()
-            if (st.st_mtime_ns, st.st_size) == self._stamp:
+            data, stamp = toml_if_changed(self.path, self._stamp)
+            if data is None:
                 return
-            data = tomllib.loads(self.path.read_text(encoding="utf-8"))
             entries = {
                 str(c["principal"]): _Entry(c.get("username"), c.get(f"{field}_file"), c.get(f"{field}_env"))
                 for c in data.get("credential", [])
@@ -69,7 +68,7 @@ class ActingCredentials:
         ]
         if bad:
             raise ConfigError(f"The acting credentials file {self.path} has invalid entries for: {', '.join(bad)}.")
-        self._entries, self._stamp = entries, (st.st_mtime_ns, st.st_size)
+        self._entries, self._stamp = entries, stamp
 
     def auth_for(self, principal: Principal) -> httpx.Auth:
         """The principal's own credential on this engine.
