@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 
 import httpx
 import pytest
@@ -96,6 +97,48 @@ async def test_the_local_critical_path_is_the_whole_graphs() -> None:
             ), job_id
             sizes.append(walk.graph.jobs())
         assert small(sim, sizes)
+
+
+async def test_a_job_streams_critical_path_reads_its_jobs_and_their_predecessors_only() -> None:
+    async with plan(31) as (sim, client, whole):
+        now = whole.as_of
+        assert now is not None
+        streams = random.Random(4).sample([s.id for s in sim.plan.streams], 25)
+        sizes = []
+        for sid in streams:
+            walk = await local.stream_ancestors(client, sid, max_nodes=ALL, out_of_time=never)
+            members = [e.src for e in whole.preds.get(sid, ()) if e.type == "MEMBER"]
+            assert sorted(e.src for e in walk.graph.preds.get(sid, ()) if e.type == "MEMBER") == sorted(members)
+            assert walk.graph.nodes[sid].status == whole.nodes[sid].status
+            for m in members:
+                expected, got = a.critical_path(whole, m, now), a.critical_path(walk.graph, m, now)
+                assert (got.finish, got.slack_s, got.path) == (expected.finish, expected.slack_s, expected.path), m
+            sizes.append(walk.graph.jobs())
+        assert small(sim, sizes)
+
+
+async def test_every_deadline_at_risk_is_what_each_jobs_critical_path_says() -> None:
+    """The plan-wide pass shares finish times across jobs; it must agree with one job at a time."""
+    async with plan(37) as (_, __, g):
+        now = g.as_of
+        assert now is not None
+        check_at_risk(g, now)
+
+
+def check_at_risk(g: PlanGraph, now: datetime) -> None:
+    found = a.at_risk(g, now)
+    one_by_one = [
+        p
+        for n in g.nodes.values()
+        if n.kind == "job" and n.deadline is not None and n.status not in a.ENDED
+        for p in [a.critical_path(g, n.id, now)]
+        if p.at_risk
+    ]
+    assert found, "the plan has jobs at risk to compare"
+    assert {(p.target, p.finish, p.slack_s, tuple(p.path)) for p in found} == {
+        (p.target, p.finish, p.slack_s, tuple(p.path)) for p in one_by_one
+    }
+    assert [p.slack_s for p in found] == sorted(p.slack_s or 0.0 for p in found)
 
 
 async def test_a_walk_that_would_grow_too_large_stops_and_says_so() -> None:

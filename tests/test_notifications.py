@@ -30,22 +30,6 @@ class Progress:
         self.seen.append((progress, total, message))
 
 
-async def test_a_graph_build_reports_progress_page_by_page(app: App) -> None:
-    async with Client(app.server) as mcp:
-        failed = (await call(mcp, "find_jobs", {"status": ["ERROR"], "limit": 1}))["jobs"][0]
-        report = Progress()
-        # a job stream's critical path needs the whole-plan graph (a job's reads only its predecessors)
-        stream = failed["job_stream_id"]
-        result = await mcp.call_tool("critical_path", {"target": stream}, progress_callback=report)
-        assert not result.is_error
-        built = [p for p in report.seen if p[2] and p[2].startswith("Building the plan graph")]
-        assert built and [p[0] for p in built] == sorted(p[0] for p in built)
-        assert built[-1][0] == len(app.simulators["demo"].plan.jobs)  # every job read, and said so
-        again = Progress()  # the graph is built: nothing long to report
-        await mcp.call_tool("critical_path", {"target": stream}, progress_callback=again)
-        assert not [p for p in again.seen if p[2] and p[2].startswith("Building")]
-
-
 async def test_a_bulk_action_reports_its_steps(app: App) -> None:
     async with Client(app.server) as mcp:
         stream = (await call(mcp, "find_jobs", {"status": ["WAITING"], "limit": 1}))["jobs"][0]["job_stream"]

@@ -105,6 +105,9 @@ class App:
             self._tasks.append(loop.create_task(self._audit_commits(self.audit)))
         if self.graph is not None:
             await self.graph.store.start()  # Neo4j: constraints and indexes; embedded: nothing
+            if self.settings.graph.build_at_start:
+                for name in self.engines.names:
+                    self.graph.whole.current(self.engines.get(name))  # starts the background read
         if self.knowledge is not None and self.settings.knowledge.warm_up:
             self._tasks.append(loop.create_task(self._warm_up(self.knowledge)))
 
@@ -153,6 +156,7 @@ class App:
         if self.audit is not None:
             self.audit.store.close()
         if self.graph is not None:
+            await self.graph.whole.close()
             await self.graph.store.close()
         await self.engines.aclose()
 

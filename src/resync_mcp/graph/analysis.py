@@ -162,6 +162,61 @@ def _remaining_finish(node: Node, ready: datetime, now: datetime) -> datetime:
     return max(now, ready) + timedelta(seconds=node.duration_s)
 
 
+class Finishes:
+    """Earliest expected finish of jobs, memoized across targets: one target costs its
+    predecessors, every job of a plan costs the plan once (``at_risk``)."""
+
+    def __init__(self, g: PlanGraph, now: datetime, *, max_nodes: int = 200_000) -> None:
+        self.g, self.now, self.max_nodes = g, now, max_nodes
+        self.finish: dict[str, datetime] = {}
+        self.via: dict[str, str | None] = {}
+        self.state: dict[str, int] = {}  # 1 = on the stack, 2 = done
+        self.cycle: list[str] = []
+
+    def run(self, target: str) -> datetime:
+        g, finish, state = self.g, self.finish, self.state
+        stack: list[tuple[str, int]] = [(target, 0)]
+        while stack:
+            cur, i = stack.pop()
+            preds = [e.src for e in g.preds.get(cur, ()) if e.src in g.nodes and g.nodes[e.src].kind == "job"]
+            if i == 0:
+                if state.get(cur) == 2:
+                    continue
+                state[cur] = 1
+                if len(state) > self.max_nodes:
+                    raise ValueError("critical path walk exceeded its bound")
+            if i < len(preds):
+                stack.append((cur, i + 1))
+                p = preds[i]
+                if state.get(p) == 1:
+                    if not self.cycle:
+                        self.cycle = [p, cur]
+                    continue
+                if state.get(p) != 2:
+                    stack.append((p, 0))
+                continue
+            ready = self.now
+            driver: str | None = None
+            for p in preds:
+                if p in finish and finish[p] > ready:
+                    ready, driver = finish[p], p
+            finish[cur] = _remaining_finish(g.nodes[cur], ready, self.now)
+            self.via[cur] = driver
+            state[cur] = 2
+        return finish[target]
+
+    def path(self, target: str, *, risk_margin_s: float = 0.0) -> CriticalPath:
+        end = self.run(target)
+        path = [target]
+        while (nxt := self.via.get(path[-1])) is not None:
+            path.append(nxt)
+        path.reverse()
+        deadline = self.g.nodes[target].deadline
+        slack = (deadline - end).total_seconds() if deadline is not None else None
+        at_risk = slack is not None and slack < risk_margin_s
+        return CriticalPath(target, end, deadline, slack, at_risk, path, list(self.cycle))
+
+
 def critical_path(
     g: PlanGraph, target: str, now: datetime, *, risk_margin_s: float = 0.0, max_nodes: int = 200_000
 ) -> CriticalPath:
@@ -172,44 +227,16 @@ def critical_path(
     """
     if target not in g.nodes:
         raise KeyError(target)
-    finish: dict[str, datetime] = {}
-    via: dict[str, str | None] = {}
-    state: dict[str, int] = {}  # 1 = on the stack, 2 = done
-    cycle: list[str] = []
-    stack: list[tuple[str, int]] = [(target, 0)]
-    while stack:
-        cur, i = stack.pop()
-        preds = [e.src for e in g.preds.get(cur, ()) if e.src in g.nodes and g.nodes[e.src].kind == "job"]
-        if i == 0:
-            if state.get(cur) == 2:
-                continue
-            state[cur] = 1
-            if len(state) > max_nodes:
-                raise ValueError("critical path walk exceeded its bound")
-        if i < len(preds):
-            stack.append((cur, i + 1))
-            p = preds[i]
-            if state.get(p) == 1:
-                if not cycle:
-                    cycle = [p, cur]
-                continue
-            if state.get(p) != 2:
-                stack.append((p, 0))
-            continue
-        node = g.nodes[cur]
-        ready = now
-        driver: str | None = None
-        for p in preds:
-            if p in finish and finish[p] > ready:
-                ready, driver = finish[p], p
-        finish[cur] = _remaining_finish(node, ready, now)
-        via[cur] = driver
-        state[cur] = 2
-    path = [target]
-    while (nxt := via.get(path[-1])) is not None:
-        path.append(nxt)
-    path.reverse()
-    end = finish[target]
-    deadline = g.nodes[target].deadline
-    slack = (deadline - end).total_seconds() if deadline is not None else None
-    return CriticalPath(target, end, deadline, slack, slack is not None and slack < risk_margin_s, path, cycle)
+    return Finishes(g, now, max_nodes=max_nodes).path(target, risk_margin_s=risk_margin_s)
+
+
+def at_risk(g: PlanGraph, now: datetime, *, risk_margin_s: float = 0.0) -> list[CriticalPath]:
+    """Every job of the plan that has a deadline and has not ended, whose expected finish is
+    later than its deadline (less ``risk_margin_s``): least slack first. One pass over the plan."""
+    f = Finishes(g, now, max_nodes=len(g.nodes) + 1)
+    found = [
+        f.path(n.id, risk_margin_s=risk_margin_s)
+        for n in g.nodes.values()
+        if n.kind == "job" and n.deadline is not None and n.status not in ENDED
+    ]
+    return sorted((p for p in found if p.at_risk), key=lambda p: (p.slack_s or 0.0, p.target))

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 import anyio
 
 from resync_mcp.graph.model import Edge, Node, PlanGraph
-from resync_mcp.notices import progress
 from resync_mcp.tws.client import HwaClient
 from resync_mcp.tws.models import JobInPlanV2, WorkstationInPlanV2
 
@@ -158,7 +158,9 @@ async def _workstations(client: HwaClient, g: PlanGraph) -> dict[str, str]:
     return blocking
 
 
-async def build(client: HwaClient, now: datetime) -> PlanGraph:
+async def build(
+    client: HwaClient, now: datetime, *, on_page: Callable[[int, int | None], None] | None = None
+) -> PlanGraph:
     g = PlanGraph(as_of=now)
     blocking = await _workstations(client, g)
     offset = 0
@@ -177,7 +179,8 @@ async def build(client: HwaClient, now: datetime) -> PlanGraph:
         # server's loop serves other calls meanwhile.
         await anyio.to_thread.run_sync(_add_jobs, g, page.results, blocking)
         offset += len(page.results)
-        await progress(offset, page.count, f"Building the plan graph: {offset} jobs read")
+        if on_page is not None:
+            on_page(offset, page.count)
         if not page.results or page.next is None:
             break
     return g

@@ -140,8 +140,40 @@ async def ancestors(
     g = PlanGraph()
     blocking = await _workstations(client, g)
     _add(g, await client.get_job(job_id, fresh=True), blocking)
+    cut = await _predecessors(client, g, [job_id], blocking, max_nodes, out_of_time)
+    return Walk(g, client.requests_made - before, cut)
+
+
+async def stream_ancestors(
+    client: HwaClient,
+    job_id: str,
+    *,
+    max_nodes: int,
+    out_of_time: Callable[[], bool],
+) -> Walk:
+    """A job stream's critical path: its own jobs (one query on the stream's id) and their
+    predecessors, as ``ancestors`` reads them for one job (``job_id`` is the stream's id)."""
+    before = client.requests_made
+    g = PlanGraph()
+    blocking = await _workstations(client, g)
+    s = await client.get_job_stream(job_id, fresh=True)
+    g.add_node(Node(job_id, "jobstream", s.name, status=s.composite_status.status if s.composite_status else None))
+    members = await _query(client, "jobStreamId", [job_id])
+    for j in members:
+        _add(g, j, blocking)
+    cut = await _predecessors(client, g, [j.id for j in members], blocking, max_nodes, out_of_time)
+    return Walk(g, client.requests_made - before, cut)
+
+
+async def _predecessors(
+    client: HwaClient,
+    g: PlanGraph,
+    frontier: list[str],
+    blocking: dict[str, str],
+    max_nodes: int,
+    out_of_time: Callable[[], bool],
+) -> str | None:
     absent: set[str] = set()
-    frontier = [job_id]
     while frontier:
         wanted = sorted(
             {
@@ -154,15 +186,15 @@ async def ancestors(
         if not wanted:
             break
         if out_of_time():
-            return Walk(g, client.requests_made - before, "the time budget was spent")
+            return "the time budget was spent"
         if g.jobs() + len(wanted) > max_nodes:
-            return Walk(g, client.requests_made - before, f"stopped at {max_nodes} jobs")
+            return f"stopped at {max_nodes} jobs"
         for i in range(0, len(wanted), BATCH):
             for j in await _query(client, "id", wanted[i : i + BATCH]):
                 _add(g, j, blocking)
         absent |= {j for j in wanted if j not in g.nodes}
         frontier = [j for j in wanted if j in g.nodes]
-    return Walk(g, client.requests_made - before, None)
+    return None
 
 
 def _lacking(g: PlanGraph, root: str, absent: set[str], streams_read: set[str]) -> tuple[set[str], set[str]]:

@@ -61,6 +61,7 @@ RULES: Mapping[str, ToolRule] = {
             "impact_of_failure",
             "root_cause",
             "critical_path",
+            "deadlines_at_risk",
         )
     },
     "whoami": ToolRule("read", anyone=True),

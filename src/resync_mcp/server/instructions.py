@@ -9,7 +9,8 @@ engines and, where an operator has enabled them, acts on it. Four families of to
 - plan: plan_summary, find_jobs, get_job, get_job_log, job_dependencies, find_job_streams,
   get_job_stream, list_workstations, list_resources, list_prompts, server_health;
 - knowledge: diagnose_job, search_knowledge, explain_message, runbooks_for_job;
-- graph: impact_of_failure (downstream), root_cause (upstream), critical_path (deadlines);
+- graph: impact_of_failure (downstream), root_cause (upstream), critical_path (deadlines),
+  deadlines_at_risk (plan-wide);
 - control (when enabled): rerun, hold, release, cancel, kill, confirm, priority, job stream
   actions, bulk_job_action, submits, reply_prompt, workstation actions.
 
@@ -20,7 +21,7 @@ How to investigate, in this order:
 3. diagnose_job on a failed job: state, log around the first error, dependencies, codes
    explained, runbook passages. get_job and get_job_log (search=, from_line/to_line) go deeper.
 4. impact_of_failure for what it blocks and which deadlines are at risk; root_cause for why a
-   waiting job does not start; critical_path for a deadline.
+   waiting job does not start; critical_path for a deadline; deadlines_at_risk across the plan.
 5. explain_message for a code, runbooks_for_job for the team's procedure, search_knowledge
    for anything else; list_workstations, list_resources and list_prompts for blocked jobs.
 

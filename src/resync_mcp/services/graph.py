@@ -9,8 +9,6 @@ answer carries its ``as_of``.
 
 from __future__ import annotations
 
-import asyncio
-import gc
 from datetime import datetime
 
 from pydantic import BaseModel, Field
@@ -18,9 +16,10 @@ from pydantic import BaseModel, Field
 from resync_mcp.clock import Clock
 from resync_mcp.errors import InvalidArgument, NotFound
 from resync_mcp.graph import analysis as a
-from resync_mcp.graph import builder, local
+from resync_mcp.graph import local
 from resync_mcp.graph.model import PlanGraph
 from resync_mcp.graph.store import GraphStore
+from resync_mcp.graph.whole import WholePlan
 from resync_mcp.services.plan import PlanService
 from resync_mcp.tws.client import HwaClient, is_plan_id
 
@@ -78,6 +77,25 @@ class CriticalPathResult(BaseModel):
     note: str | None = None
 
 
+class RiskView(BaseModel):
+    job: GraphJob
+    expected_finish: datetime
+    slack_s: float = Field(description="Deadline minus expected finish; negative means late")
+    driver: str | None = Field(description="The predecessor whose finish drives the job's")
+
+
+class DeadlineRisks(BaseModel):
+    engine: str
+    ready: bool = Field(description="False until the whole plan has been read once: see progress")
+    as_of: datetime = Field(description="When the plan behind at_risk was read (until ready: late_now)")
+    progress: str | None = Field(description="The background read of the whole plan, while one runs")
+    at_risk_total: int | None = Field(description="Unfinished jobs expected to miss their deadline")
+    at_risk: list[RiskView] = Field(description="Least slack first")
+    late_now: list[GraphJob] = Field(description="Until ready: the jobs the engine already flags late")
+    late_now_total: int | None = None
+    note: str | None = None
+
+
 class GraphService:
     def __init__(
         self,
@@ -94,34 +112,18 @@ class GraphService:
         self.store = store
         self.max_age_s = max_age_s
         self.walk_max_jobs, self.walk_budget_s = walk_max_jobs, walk_budget_s
-        self.graphs: dict[str, PlanGraph] = {}
-        self._built_at: dict[str, float] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
+        self.whole = WholePlan(clock, store, max_age_s)
 
     async def graph(self, engine: str | None) -> tuple[str, PlanGraph]:
+        """The whole-plan graph, waiting for its build or refresh (tests, and nothing on a call's path)."""
         client = self.plan.engines.get(engine)
-        name = client.engine
-        lock = self._locks.setdefault(name, asyncio.Lock())
-        async with lock:
-            g = self.graphs.get(name)
-            age = self.clock.monotonic() - self._built_at.get(name, float("-inf"))
-            if g is None:
-                g = await builder.build(client, self.clock.now())
-                gc.freeze()  # long-lived: keep the collector's full passes short (see app.py)
-                self.graphs[name] = g
-                await self.store.replace(name, g)
-                self._built_at[name] = self.clock.monotonic()
-            elif age >= self.max_age_s:
-                await builder.refresh(client, g, self.clock.now())
-                await self.store.replace(name, g)
-                self._built_at[name] = self.clock.monotonic()
-        return name, g
+        s = await self.whole.wait(client)
+        assert s.graph is not None
+        return client.engine, s.graph
 
     def invalidate(self, engine: str) -> None:
-        """After a write: the next question refreshes the graph first (changed jobs only)."""
-        self._built_at.pop(engine, None)
-        if engine in self.graphs:
-            self._built_at[engine] = float("-inf")
+        """After a write: the next plan-wide question refreshes the graph (changed jobs only)."""
+        self.whole.invalidate(engine)
 
     async def _job_id(self, engine: str | None, job: str) -> str:
         if is_plan_id(job):
@@ -154,8 +156,7 @@ class GraphService:
 
     def _fresh(self, engine: str) -> PlanGraph | None:
         """The whole-plan graph, when one was read within ``max_age_s``."""
-        age = self.clock.monotonic() - self._built_at.get(engine, float("-inf"))
-        return self.graphs.get(engine) if age < self.max_age_s else None
+        return self.whole.fresh(engine)
 
     async def impact(self, *, engine: str | None, job: str) -> ImpactResult:
         return (await self.impact_and_graph(engine=engine, job=job))[0]
@@ -228,20 +229,24 @@ class GraphService:
 
     async def critical_path(self, *, engine: str | None, target: str) -> CriticalPathResult:
         """For a job, or a job stream (its job whose deadline is most at risk, else its last to
-        finish). A job without a fresh whole-plan graph at hand: its predecessors alone, read
-        upward for it (graph/local.py); a job stream: the whole-plan graph."""
+        finish): from a fresh whole-plan graph when there is one, else from the predecessors of
+        the job (or of the stream's jobs) alone, read upward for it (graph/local.py)."""
         client = self.plan.engines.get(engine)
-        if self._fresh(client.engine) is None:
-            answer = await self._local_critical_path(client, engine, target)
-            if answer is not None:
-                return answer
-        name, g = await self.graph(engine)
-        now = self.clock.now()
-        if is_plan_id(target) and target in g.nodes and g.nodes[target].kind == "jobstream":
-            members = [e.src for e in g.preds.get(target, ()) if e.type == "MEMBER"]
+        name = client.engine
+        stream = is_plan_id(target) and not await self._is_job(client, target)
+        job_id = target if stream or is_plan_id(target) else await self._job_id(engine, target)
+        cut = None
+        g = self._fresh(name)
+        if g is None or job_id not in g.nodes:
+            g, cut = await self._walk(local.stream_ancestors if stream else local.ancestors, client, job_id)
+        now = g.as_of or self.clock.now()
+        self._need(g, job_id, name)
+        finishes = a.Finishes(g, now)
+        if stream:
+            members = [e.src for e in g.preds.get(job_id, ()) if e.type == "MEMBER"]
             if not members:
-                raise InvalidArgument(f"Job stream {g.nodes[target].name} has no jobs in the graph.")
-            paths = [await self.store.critical_path(name, m, now) for m in members]
+                raise InvalidArgument(f"Job stream {g.nodes[job_id].name} has no jobs in the plan.")
+            paths = [finishes.path(m) for m in members]
             with_deadline = [p for p in paths if p.slack_s is not None]
             best = (
                 min(with_deadline, key=lambda p: p.slack_s or 0.0)
@@ -249,28 +254,71 @@ class GraphService:
                 else max(paths, key=lambda p: p.finish)
             )
         else:
-            job_id = await self._job_id(engine, target)
-            self._need(g, job_id, name)
-            best = await self.store.critical_path(name, job_id, now)
-        return self._path_result(name, g, best, now, None)
-
-    async def _local_critical_path(
-        self, client: HwaClient, engine: str | None, target: str
-    ) -> CriticalPathResult | None:
-        """None when ``target`` is not a job (a job stream's id): the caller uses the whole graph."""
-        if is_plan_id(target):
-            try:
-                await client.get_job(target)
-            except NotFound:
-                return None
-            job_id = target
-        else:
-            job_id = await self._job_id(engine, target)
-        g, cut = await self._walk(local.ancestors, client, job_id)
-        now = g.as_of or self.clock.now()
-        best = a.critical_path(g, job_id, now)
+            best = finishes.path(job_id)
         why = f"the walk upward {cut}: predecessors further up were not counted" if cut else None
-        return self._path_result(client.engine, g, best, now, why)
+        return self._path_result(name, g, best, now, why)
+
+    async def _is_job(self, client: HwaClient, plan_id: str) -> bool:
+        try:
+            await client.get_job(plan_id)
+        except NotFound:
+            return False
+        return True
+
+    async def deadlines_at_risk(self, *, engine: str | None, limit: int = 10) -> DeadlineRisks:
+        """Plan-wide: every unfinished job expected to miss its deadline, from the whole-plan
+        graph kept in the background. Never waits for it: before its first read completes, the
+        answer says how far the read is and lists what the engine already flags late."""
+        client = self.plan.engines.get(engine)
+        s = self.whole.current(client)
+        g = s.graph
+        progress = None
+        if s.task is not None:
+            took = self.clock.monotonic() - s.started
+            what = "refreshing the plan graph" if g is not None else "reading the whole plan"
+            of = f" of {s.total:,}" if s.total else ""
+            pct = f" ({100 * s.done // s.total}%)" if s.total else ""
+            progress = f"{what} in the background: {s.done:,}{of} jobs read{pct}, started {took:.0f} s ago"
+        notes = [f"the last read failed ({s.error}); it is retried on the next question"] if s.error else []
+        if g is None:
+            late = await self.plan.find_jobs(engine=engine, late=True, limit=limit)
+            notes.append("ask again shortly for the expected finishes; the engine's late flag is shown meanwhile")
+            return DeadlineRisks(
+                engine=client.engine,
+                ready=False,
+                as_of=self.clock.now(),
+                progress=progress,
+                at_risk_total=None,
+                at_risk=[],
+                late_now=[
+                    GraphJob(id=j.id, name=j.name, job_stream=j.job_stream, status=j.status, critical=j.critical)
+                    for j in late.jobs
+                ],
+                late_now_total=late.total,
+                note="; ".join(notes),
+            )
+        shown = s.risks[:limit]
+        if len(s.risks) > limit:
+            notes.append(f"truncated, {len(s.risks) - limit} more")
+        return DeadlineRisks(
+            engine=client.engine,
+            ready=True,
+            as_of=g.as_of or self.clock.now(),
+            progress=progress,
+            at_risk_total=len(s.risks),
+            at_risk=[
+                RiskView(
+                    job=self._view(g, p.target),
+                    expected_finish=p.finish.replace(microsecond=0),
+                    slack_s=round(p.slack_s or 0.0, 1),
+                    driver=g.nodes[p.path[0]].name if len(p.path) > 1 else None,
+                )
+                for p in shown
+                if p.target in g.nodes
+            ],
+            late_now=[],
+            note="; ".join(notes) or None,
+        )
 
     def _path_result(
         self, name: str, g: PlanGraph, best: a.CriticalPath, now: datetime, cut: str | None

@@ -8,7 +8,13 @@ from mcp.server.mcpserver import MCPServer
 from pydantic import Field
 
 from resync_mcp.server.tools import READ, Engine, Runner
-from resync_mcp.services.graph import CriticalPathResult, GraphService, ImpactResult, RootCauseResult
+from resync_mcp.services.graph import (
+    CriticalPathResult,
+    DeadlineRisks,
+    GraphService,
+    ImpactResult,
+    RootCauseResult,
+)
 
 JobRef = Annotated[
     str, Field(min_length=1, max_length=140, description="Job id (UUID) or JOBSTREAM.JOB (WORKSTATION#JOBSTREAM.JOB)")
@@ -39,4 +45,14 @@ def register(mcp: MCPServer, svc: GraphService, run: Runner) -> None:
         expected finish and the slack."""
         return await run(
             "critical_path", engine, {"target": target}, lambda: svc.critical_path(engine=engine, target=target)
+        )
+
+    @mcp.tool(title="Deadlines at risk across the plan", annotations=READ)
+    async def deadlines_at_risk(
+        limit: Annotated[int, Field(ge=1, le=50, description="How many to list")] = 10, engine: Engine = None
+    ) -> DeadlineRisks:
+        """Every unfinished job expected to miss its deadline, least slack first. Answers at once:
+        the whole plan is read in the background, and until then it says how far that is."""
+        return await run(
+            "deadlines_at_risk", engine, {"limit": limit}, lambda: svc.deadlines_at_risk(engine=engine, limit=limit)
         )
