@@ -8,8 +8,12 @@ sees it (the first call's build included where there is one).
 - impact_of_failure, first call on a failed job and on others (each reads that job's downstream);
 - root_cause, first calls on waiting jobs (each reads what holds that job);
 - critical_path, first calls on jobs (each reads that job's predecessors);
-- critical_path on a job stream (today: the whole-plan graph build), and a get_job issued every
-  50 ms while that build runs, timed from when it was due (does the build stall other calls?);
+- critical_path on job streams (each reads its jobs and their predecessors);
+- deadlines_at_risk before the whole-plan graph is read (answers at once), the background build's
+  wall time, a get_job issued every 50 ms while it runs, timed from when it was due (does the
+  build stall other calls?), and the answer once ready;
+- ten minutes of plan time later: how many jobs changed, and the background refresh's time
+  against the build's;
 - RSS of this process after all that.
 
 python bench/bench_scale.py [--sizes 10000 100000] [--calls 20]
@@ -76,24 +80,46 @@ async def run(size: int, calls: int) -> None:
         held = (await timed(mcp, "find_jobs", {"status": ["WAITING"], "limit": calls}))[1]["jobs"]
         causes = [(await timed(mcp, "root_cause", {"job": j["id"]}))[0] for j in held]
         paths = [(await timed(mcp, "critical_path", {"target": j["id"]}))[0] for j in held]
-        stream = held[0]["job_stream_id"]
+        stream_paths = [
+            (await timed(mcp, "critical_path", {"target": sid}))[0]
+            for sid in dict.fromkeys(j["job_stream_id"] for j in held)
+        ]
+        assert app.graph is not None
+        client = app.engines.get("demo")
         done = anyio.Event()
         during: list[float] = []
-        build_first = 0.0
+        t = time.perf_counter()
+        not_ready_ms, answer = await timed(mcp, "deadlines_at_risk", {})
+        assert answer["ready"] is False
+        build_s = 0.0
 
-        async def first_critical_path() -> None:  # a job stream's: still the whole-plan graph
-            nonlocal build_first
-            build_first = (await timed(mcp, "critical_path", {"target": stream}))[0]
+        async def background_build() -> None:
+            nonlocal build_s
+            await app.graph.whole.wait(client)  # type: ignore[union-attr]
+            build_s = time.perf_counter() - t
             done.set()
 
         async with anyio.create_task_group() as tg:
-            tg.start_soon(first_critical_path)
+            tg.start_soon(background_build)
             while not done.is_set():  # a call due every 50 ms, the whole build long; its time
                 due = time.perf_counter() + 0.05  # counts from when it was due: a busy loop shows
                 with anyio.move_on_after(0.05):
                     await done.wait()
                 await timed(mcp, "get_job", {"job": failed[1]["id"]})
                 during.append((time.perf_counter() - due) * 1000)
+        ready_ms, answer = await timed(mcp, "deadlines_at_risk", {})
+        assert answer["ready"] is True
+        sim = app.simulators["demo"]
+        before = {j.id: j.status for j in sim.plan.jobs}
+        sim.advance(600)  # ten minutes of the plan running on its own
+        sim.state()
+        moved = sum(1 for j in sim.plan.jobs if before[j.id] != j.status)
+        app.graph.invalidate("demo")
+        t = time.perf_counter()
+        stale_ms, answer = await timed(mcp, "deadlines_at_risk", {})
+        state = await app.graph.whole.wait(client)
+        refresh_s = time.perf_counter() - t
+        report = state.last
     await app.aclose()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -110,8 +136,15 @@ async def run(size: int, calls: int) -> None:
     print(f"  impact_of_failure, others    {fmt(warm)}")
     print(f"  root_cause, first calls      {fmt(causes)} (what holds each job, read upward for it)")
     print(f"  critical_path, job, first    {fmt(paths)} (its predecessors, read for it)")
-    print(f"  critical_path, job stream    {build_first:8.1f} ms (whole-plan graph build included)")
+    print(f"  critical_path, job streams   {fmt(stream_paths)} (their jobs and predecessors, read for them)")
+    print(f"  deadlines_at_risk, first     {not_ready_ms:8.1f} ms (answers at once: not ready, with progress)")
+    print(f"  whole-plan graph, background {build_s * 1000:8.0f} ms (read, and every expected finish)")
     print(f"  get_job during that build    {fmt(during)} ({len(during)} calls)")
+    print(f"  deadlines_at_risk, ready     {ready_ms:8.1f} ms")
+    print(f"  after 10 min of plan time    {moved:8,} jobs changed status ({moved / size:.1%})")
+    print(f"  deadlines_at_risk, stale     {stale_ms:8.1f} ms (answers from the last read while it refreshes)")
+    share = refresh_s / build_s
+    print(f"  refresh, background          {refresh_s * 1000:8.0f} ms ({share:.1%} of the build; {report})")
     print(f"  peak RSS of this process     {rss:8.0f} MB")
 
 

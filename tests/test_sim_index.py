@@ -126,3 +126,20 @@ async def test_after_time_moves_the_kept_indexes_still_answer_what_a_scan_answer
                 served = (await http.get(api, params={"oql": text})).json()["results"]
                 plain = select_objects(sim.plan.jobs, text, fields, "job", "paths", lambda j: True)
                 assert [r["id"] for r in served] == [j.id for j in plain], (hours, text)
+
+
+@pytest.mark.parametrize("seed", [3, 42])
+def test_the_plan_moves_forward_in_time(seed: int) -> None:
+    """A job seen waiting at one moment starts after it, never before: a job stream's state is
+    evaluated before the jobs that wait on it, in the same pass (not the pass before)."""
+    clock = FakeClock()
+    sim = Simulator.create(seed, 4000, clock)
+    seen = sim.state()
+    waiting = {j.idx for j in sim.plan.jobs if j.start is None}
+    for _ in range(6):
+        clock.advance(300)
+        sim.state()
+        early = [j.name for j in sim.plan.jobs if j.idx in waiting and j.start is not None and j.start < seen]
+        assert early == []
+        seen = sim.now()
+        waiting = {j.idx for j in sim.plan.jobs if j.start is None}

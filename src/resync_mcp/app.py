@@ -373,6 +373,7 @@ def build_app(
         max_age_s=gs.max_age_s,
         walk_max_jobs=gs.walk_max_jobs,
         walk_budget_s=gs.walk_budget_s,
+        full_check_s=gs.full_check_s,
     )
     tokens, idempotency = safety_stores(settings, clock, upstream.redis)
     control = ControlService(

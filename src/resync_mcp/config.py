@@ -347,6 +347,7 @@ class GraphSettings(_Frozen):
     walk_max_jobs: int = Field(default=5000, ge=10, le=1_000_000)  # a one-job question reads at most this many
     walk_budget_s: float = Field(default=10.0, gt=0, le=600)  # and spends at most this long reading
     build_at_start: bool = False  # read the whole plan in the background at start, not on first need
+    full_check_s: float = Field(default=600.0, ge=10, le=86_400)  # compare every job at least this often
     neo4j_uri: str | None = Field(default=None, pattern=r"^(neo4j|bolt)(\+s|\+ssc)?://")
     neo4j_user: str | None = None
     neo4j_password: SecretStr | None = None  # env only: RESYNC_GRAPH__NEO4J_PASSWORD

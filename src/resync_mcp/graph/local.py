@@ -18,12 +18,10 @@ from typing import Protocol
 
 from resync_mcp.errors import NotFound
 from resync_mcp.graph.analysis import walk_up, walks_through
-from resync_mcp.graph.builder import PAGE, _workstations, add_job
+from resync_mcp.graph.builder import BATCH, _workstations, add_job, jobs_where
 from resync_mcp.graph.model import ENDED, Node, PlanGraph
 from resync_mcp.tws.client import HwaClient
 from resync_mcp.tws.models import JobInPlanV2
-
-BATCH = 40  # ids per IN list: a URL stays well under common limits
 
 
 @dataclass
@@ -62,7 +60,7 @@ async def downstream(
             for i in range(0, len(ids), BATCH):
                 if out_of_time():
                     return Walk(g, client.requests_made - before, "the time budget was spent")
-                found += await _query(client, field, ids[i : i + BATCH])
+                found += await jobs_where(client, field, ids[i : i + BATCH])
         jobs, streams = [], []
         for j in found:
             if j.id in reached:
@@ -109,9 +107,8 @@ async def upstream(
         if g.jobs() >= max_nodes:
             return Walk(g, client.requests_made - before, f"stopped at {max_nodes} jobs")
         wanted = sorted(jobs)
-        for i in range(0, len(wanted), BATCH):
-            for j in await _query(client, "id", wanted[i : i + BATCH]):
-                _add(g, j, blocking)
+        for j in await jobs_where(client, "id", wanted):
+            _add(g, j, blocking)
         absent |= {j for j in wanted if j not in g.nodes}
         for sid in sorted(streams):
             streams_read.add(sid)
@@ -122,7 +119,7 @@ async def upstream(
                 continue
             status = s.composite_status.status if s.composite_status else None
             g.nodes[sid] = Node(sid, "jobstream", s.name, status=status)
-            for j in await _query(client, "jobStreamId", [sid]):
+            for j in await jobs_where(client, "jobStreamId", [sid]):
                 if j.id not in g.nodes:
                     _add(g, j, blocking)
 
@@ -158,7 +155,7 @@ async def stream_ancestors(
     blocking = await _workstations(client, g)
     s = await client.get_job_stream(job_id, fresh=True)
     g.add_node(Node(job_id, "jobstream", s.name, status=s.composite_status.status if s.composite_status else None))
-    members = await _query(client, "jobStreamId", [job_id])
+    members = await jobs_where(client, "jobStreamId", [job_id])
     for j in members:
         _add(g, j, blocking)
     cut = await _predecessors(client, g, [j.id for j in members], blocking, max_nodes, out_of_time)
@@ -189,9 +186,8 @@ async def _predecessors(
             return "the time budget was spent"
         if g.jobs() + len(wanted) > max_nodes:
             return f"stopped at {max_nodes} jobs"
-        for i in range(0, len(wanted), BATCH):
-            for j in await _query(client, "id", wanted[i : i + BATCH]):
-                _add(g, j, blocking)
+        for j in await jobs_where(client, "id", wanted):
+            _add(g, j, blocking)
         absent |= {j for j in wanted if j not in g.nodes}
         frontier = [j for j in wanted if j in g.nodes]
     return None
@@ -218,17 +214,3 @@ def _add(g: PlanGraph, j: JobInPlanV2, blocking: dict[str, str]) -> None:
     add_job(g, j, blocking)
     if j.job_stream_id and j.job_stream_id not in g.nodes:  # what the member edge leads through
         g.add_node(Node(j.job_stream_id, "jobstream", j.job_stream_name or j.job_stream_id))
-
-
-async def _query(client: HwaClient, field: str, ids: list[str]) -> list[JobInPlanV2]:
-    quoted = ", ".join(f"'{i}'" for i in ids)
-    out: list[JobInPlanV2] = []
-    offset = 0
-    while True:
-        page = await client.query_jobs(
-            oql=f"{field} IN [{quoted}]", limit=PAGE, offset=offset, scope="WHOLE", fresh=True, remember=False
-        )
-        out += page.results
-        offset += len(page.results)
-        if not page.results or page.next is None:
-            return out

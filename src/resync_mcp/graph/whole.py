@@ -13,7 +13,9 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import gc
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import anyio
 import structlog
@@ -26,6 +28,7 @@ from resync_mcp.graph.store import GraphStore
 from resync_mcp.tws.client import HwaClient
 
 log = structlog.get_logger("resync_mcp.graph")
+SKEW = timedelta(minutes=2)  # an engine's clock may lag ours: look back that much further
 
 
 @dataclass
@@ -39,11 +42,13 @@ class State:
     total: int | None = None
     error: str | None = None  # why the last read failed
     last: builder.RefreshReport | None = None
+    full_at: float = float("-inf")  # monotonic: the last read that compared every job
+    dirty: set[str] = field(default_factory=set)  # what our writes touched since the last read
 
 
 class WholePlan:
-    def __init__(self, clock: Clock, store: GraphStore, max_age_s: float) -> None:
-        self.clock, self.store, self.max_age_s = clock, store, max_age_s
+    def __init__(self, clock: Clock, store: GraphStore, max_age_s: float, full_check_s: float = 600.0) -> None:
+        self.clock, self.store, self.max_age_s, self.full_check_s = clock, store, max_age_s, full_check_s
         self.states: dict[str, State] = {}
 
     def state(self, engine: str) -> State:
@@ -74,21 +79,32 @@ class WholePlan:
             raise RuntimeError(s.error or "the plan graph could not be read")
         return s
 
-    def invalidate(self, engine: str) -> None:
-        """After a write: the next question refreshes first (changed jobs only)."""
+    def invalidate(self, engine: str, touched: Iterable[str] = ()) -> None:
+        """After a write: the next question refreshes, re-reading what the write ``touched``
+        (job or job stream ids) besides what the engine says moved."""
         s = self.states.get(engine)
         if s is not None:
             s.read_at = float("-inf")
+            s.dirty.update(touched)
 
     async def _read(self, client: HwaClient, s: State) -> None:
         try:
-            now = self.clock.now()
+            now, began = self.clock.now(), self.clock.monotonic()
             if s.graph is None:
                 g = await builder.build(client, now, on_page=lambda done, total: _count(s, done, total))
-                s.last = None
+                s.last, s.full_at = None, began
             else:
                 g = s.graph  # refreshed in place, on this loop: readers never see half a change
-                s.last = await builder.refresh(client, g, now)
+                full = began - s.full_at >= self.full_check_s or g.as_of is None
+                since = None if full or g.as_of is None else g.as_of - SKEW
+                dirty, s.dirty = s.dirty, set()
+                try:
+                    s.last = await builder.refresh(client, g, now, since=since, dirty=dirty)
+                except BaseException:
+                    s.dirty |= dirty  # still to re-read next time
+                    raise
+                if s.last.full:
+                    s.full_at = began
             risks = await anyio.to_thread.run_sync(a.at_risk, g, now)
             await self.store.replace(client.engine, g)
             gc.freeze()  # long-lived: keep the collector's full passes short (see app.py)

@@ -9,6 +9,7 @@ answer carries its ``as_of``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from pydantic import BaseModel, Field
@@ -106,13 +107,14 @@ class GraphService:
         max_age_s: float = 60.0,
         walk_max_jobs: int = 5000,
         walk_budget_s: float = 10.0,
+        full_check_s: float = 600.0,
     ) -> None:
         self.plan = plan
         self.clock = clock
         self.store = store
         self.max_age_s = max_age_s
         self.walk_max_jobs, self.walk_budget_s = walk_max_jobs, walk_budget_s
-        self.whole = WholePlan(clock, store, max_age_s)
+        self.whole = WholePlan(clock, store, max_age_s, full_check_s)
 
     async def graph(self, engine: str | None) -> tuple[str, PlanGraph]:
         """The whole-plan graph, waiting for its build or refresh (tests, and nothing on a call's path)."""
@@ -121,9 +123,9 @@ class GraphService:
         assert s.graph is not None
         return client.engine, s.graph
 
-    def invalidate(self, engine: str) -> None:
+    def invalidate(self, engine: str, touched: Iterable[str] = ()) -> None:
         """After a write: the next plan-wide question refreshes the graph (changed jobs only)."""
-        self.whole.invalidate(engine)
+        self.whole.invalidate(engine, touched)
 
     async def _job_id(self, engine: str | None, job: str) -> str:
         if is_plan_id(job):

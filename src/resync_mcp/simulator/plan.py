@@ -210,6 +210,7 @@ class SimPlan:
     resource_by_id: dict[str, SimResource] = field(default_factory=dict)
     prompt_by_id: dict[str, SimPrompt] = field(default_factory=dict)
     file_by_qualifier: dict[str, SimFile] = field(default_factory=dict)
+    _streams_done: set[int] = field(default_factory=set)  # evaluated in the current pass
 
     def __post_init__(self) -> None:
         self.by_id = {j.id: j for j in self.jobs}
@@ -228,10 +229,12 @@ class SimPlan:
         if self.evaluated_at == now:
             return
         streams = self.streams
+        self._streams_done = set()
         for job in self.jobs:  # index order is a topological order: deps point backwards
             self._evaluate_job(job, streams[job.stream], now)
         for stream in streams:
-            self._evaluate_stream(stream)
+            if stream.idx not in self._streams_done:
+                self._evaluate_stream(stream)
         self.evaluated_at = now
         self.version += 1
 
@@ -263,6 +266,9 @@ class SimPlan:
                     blocked = True
             elif dep.type == "EXTERNAL_JOBSTREAM":
                 pstream = self.streams[dep.target]
+                if pstream.idx not in self._streams_done:  # its state now, not the last pass's
+                    self._evaluate_stream(pstream)
+                    self._streams_done.add(pstream.idx)
                 if pstream.status == "SUCC" and pstream.end is not None:
                     ready_at = max(ready_at, pstream.end)
                 else:

@@ -327,6 +327,10 @@ def job_fields(plan: SimPlan, now: datetime) -> dict[str, Getter]:
         d = plan.deadline(j)
         return iso(d) if d else None
 
+    def at_time(j: SimJob) -> Any:
+        at = j.at_offset_s
+        return None if at is None else iso(stream(j).sched_time + timedelta(seconds=at))
+
     return {
         "id": lambda j: j.id,
         "name": lambda j: j.name,
@@ -347,6 +351,7 @@ def job_fields(plan: SimPlan, now: datetime) -> dict[str, Getter]:
         "jobOptions.requiresConfirmation": lambda j: j.confirm,
         "jobStatusFlags.jobLate": lambda j: plan.is_late(j, now),
         "timeRestrictions.deadlineTime": deadline,
+        "timeRestrictions.startTime": at_time,
         "dependencies.jobId": dep_jobs,
         "dependencies.jobStreamId": dep_streams,
     }

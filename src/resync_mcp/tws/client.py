@@ -358,6 +358,7 @@ class HwaClient:
         limit: int = 50,
         offset: int = 0,
         include_count: bool = True,
+        fresh: bool = False,
     ) -> Page[JobStreamInPlanV2]:
         return await self._page(
             JobStreamInPlanV2,
@@ -369,6 +370,7 @@ class HwaClient:
             limit=limit,
             offset=offset,
             include_count=include_count,
+            fresh=fresh,
         )
 
     async def get_job_stream(self, jobstream_id: str, *, fresh: bool = False) -> JobStreamInPlanV2:

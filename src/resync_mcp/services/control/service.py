@@ -280,7 +280,7 @@ class ControlService:
 
     async def _invalidate(self, ctx: Ctx, prep: Prepared) -> None:
         if self.graph is not None:
-            self.graph.invalidate(ctx.client.engine)
+            self.graph.invalidate(ctx.client.engine, prep.invalidate or [prep.target.id])
         if self.cache is not None:
             await self.cache.invalidate(ctx.client.engine, prep.invalidate or [prep.target.id])
 
