@@ -13,9 +13,10 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import gc
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import anyio
 import structlog
@@ -90,22 +91,9 @@ class WholePlan:
     async def _read(self, client: HwaClient, s: State) -> None:
         try:
             now, began = self.clock.now(), self.clock.monotonic()
-            if s.graph is None:
-                g = await builder.build(client, now, on_page=lambda done, total: _count(s, done, total))
-                s.last, s.full_at = None, began
-            else:
-                g = s.graph  # refreshed in place, on this loop: readers never see half a change
-                full = began - s.full_at >= self.full_check_s or g.as_of is None
-                since = None if full or g.as_of is None else g.as_of - SKEW
-                dirty, s.dirty = s.dirty, set()
-                try:
-                    s.last = await builder.refresh(client, g, now, since=since, dirty=dirty)
-                except BaseException:
-                    s.dirty |= dirty  # still to re-read next time
-                    raise
-                if s.last.full:
-                    s.full_at = began
-            risks = await anyio.to_thread.run_sync(a.at_risk, g, now)
+            with no_full_collections():
+                g = await self._fetch(client, s, now, began)
+                risks = await anyio.to_thread.run_sync(a.at_risk, g, now)
             await self.store.replace(client.engine, g)
             gc.freeze()  # long-lived: keep the collector's full passes short (see app.py)
             s.graph, s.risks, s.read_at, s.error = g, risks, self.clock.monotonic(), None
@@ -116,11 +104,53 @@ class WholePlan:
         finally:
             s.task = None
 
+    async def _fetch(self, client: HwaClient, s: State, now: datetime, began: float) -> PlanGraph:
+        """A first build, or a refresh in place (on this loop: readers never see half a change)."""
+        if s.graph is None:
+            g = await builder.build(client, now, on_page=lambda done, total: _count(s, done, total))
+            s.last, s.full_at = None, began
+            return g
+        g = s.graph
+        full = began - s.full_at >= self.full_check_s or g.as_of is None
+        since = None if full or g.as_of is None else g.as_of - SKEW
+        dirty, s.dirty = s.dirty, set()
+        try:
+            s.last = await builder.refresh(client, g, now, since=since, dirty=dirty)
+        except BaseException:
+            s.dirty |= dirty  # still to re-read next time
+            raise
+        if s.last.full:
+            s.full_at = began
+        return g
+
     async def close(self) -> None:
         tasks = [s.task for s in self.states.values() if s.task is not None]
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)  # cancelled: nothing to keep
+
+
+_held = 0
+_threshold = gc.get_threshold()
+
+
+@contextmanager
+def no_full_collections() -> Iterator[None]:
+    """No full pass of the cyclic collector while a graph grows: each one walks every object not
+    frozen, and as 100,000 nodes accumulate they came every few pages and stopped every thread
+    for 0.1-0.5 s (the calls answered meanwhile waited). Young generations are still collected;
+    the finished graph is frozen out of the collector's way."""
+    global _held, _threshold
+    if _held == 0:
+        _threshold = gc.get_threshold()
+        gc.set_threshold(_threshold[0], _threshold[1], 1_000_000)
+    _held += 1
+    try:
+        yield
+    finally:
+        _held -= 1
+        if _held == 0:
+            gc.set_threshold(*_threshold)
 
 
 def _count(s: State, done: int, total: int | None) -> None:

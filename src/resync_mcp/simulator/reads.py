@@ -118,14 +118,21 @@ def read_routes(sim: Simulator) -> list[Route]:
 
     async def query_streams(request: Request) -> Response:
         now = sim.state()
-        pred = plan_filter(request.query_params.get("plan_filter"), "jobstream")
+        selector = request.query_params.get("plan_filter")
+        pred = plan_filter(selector, "jobstream")
+        fields = sim.shaped("stream fields", lambda: render.stream_fields(plan))
+        index = sim.shaped("stream index", lambda: Index(plan.streams, fields, render.STATIC_STREAM_FIELDS))
+        index.retarget(fields, plan.version)
         items = select(
             sim,
             request,
             plan.streams,
-            render.stream_fields(plan),
+            fields,
             "jobstream",
-            lambda s: pred(plan.workstations[s.workstation].name, s.folder, s.name, ""),
+            (lambda s: pred(plan.workstations[s.workstation].name, s.folder, s.name, ""))
+            if selector and selector.strip()
+            else None,
+            index,
         )
         return paginate(request, items, lambda s: render.render_stream(plan, s, now, with_jobs=False))
 

@@ -297,6 +297,8 @@ STATIC_JOB_FIELDS = frozenset(
     }
 )
 
+STATIC_STREAM_FIELDS = frozenset({"id", "name", "workstation", "folder"})
+
 
 def job_fields(plan: SimPlan, now: datetime) -> dict[str, Getter]:
     def stream(j: SimJob) -> SimJobStream:
@@ -327,6 +329,8 @@ def job_fields(plan: SimPlan, now: datetime) -> dict[str, Getter]:
         d = plan.deadline(j)
         return iso(d) if d else None
 
+    sched = [iso(s.sched_time) for s in plan.streams]  # formatted once, not once per job and filter
+
     def at_time(j: SimJob) -> Any:
         at = j.at_offset_s
         return None if at is None else iso(stream(j).sched_time + timedelta(seconds=at))
@@ -339,7 +343,7 @@ def job_fields(plan: SimPlan, now: datetime) -> dict[str, Getter]:
         "workstation": lambda j: plan.workstations[j.workstation].key,
         "folder": lambda j: stream(j).folder,
         "priority": lambda j: 0 if j.forced == "HOLD" else j.priority,
-        "schedTime": lambda j: iso(stream(j).sched_time),
+        "schedTime": lambda j: sched[j.stream],
         "lastRunCommonStatus": lambda j: common_status(plan, j),
         "lastRunCompositeStatus.status": lambda j: j.status,
         "jobruns.compositeStatus.status": lambda j: j.status,

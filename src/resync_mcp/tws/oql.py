@@ -23,6 +23,7 @@ refuses anything else.
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -300,37 +301,41 @@ def predicate(node: Node, getter: Callable[[str], Getter]) -> Callable[[Any], bo
     return _compare(get, node.op, node.value)
 
 
+_OPS: dict[str, Callable[[Any, Any], Any]] = {
+    "=": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    ">": operator.gt,
+    "<=": operator.le,
+    ">=": operator.ge,
+}
+
+
 def _compare(get: Getter, op: str, value: Any) -> Callable[[Any], bool]:
+    """Strings compare case-insensitively, numbers and booleans as they are; anything else (or
+    a missing value) matches only ``!=``. What can be worked out once is, outside the loop."""
     numeric = (int, float)
+    cmp: Callable[[Any, Any], Any] = _OPS.get(op, operator.ge)
+    upper = value.upper() if isinstance(value, str) else None
+    plain = isinstance(value, numeric)  # bool is an int
+    mismatch = op == "!="
 
     def ok(v: Any) -> bool:
-        a: Any
-        b: Any
         if v is None:
-            return op == "!="
-        if isinstance(value, str) and isinstance(v, str):
-            a, b = v.upper(), value.upper()
-        elif isinstance(value, bool) or isinstance(v, bool) or (isinstance(value, numeric) and isinstance(v, numeric)):
-            a, b = v, value
-        else:
-            return op == "!="
-        match op:
-            case "=":
-                return bool(a == b)
-            case "!=":
-                return bool(a != b)
-            case "<":
-                return bool(a < b)
-            case ">":
-                return bool(a > b)
-            case "<=":
-                return bool(a <= b)
-            case _:
-                return bool(a >= b)
+            return mismatch
+        if upper is not None and isinstance(v, str):
+            return bool(cmp(v.upper(), upper))
+        if isinstance(value, bool) or isinstance(v, bool) or (plain and isinstance(v, numeric)):
+            return bool(cmp(v, value))
+        return mismatch
 
-    if op == "!=":
-        return lambda o: all(ok(v) for v in _as_list(get(o)))
-    return lambda o: any(ok(v) for v in _as_list(get(o)))
+    def one(o: Any) -> bool:
+        v = get(o)
+        if isinstance(v, list):
+            return all(ok(x) for x in v) if mismatch else any(ok(x) for x in v)
+        return ok(v)
+
+    return one
 
 
 def sort_key(order: tuple[tuple[str, bool], ...], getter: Callable[[str], Getter]) -> Callable[[Any], tuple[Any, ...]]:
