@@ -9,13 +9,16 @@ same bytes on the wire), measured in the same run.
   server (`serve --demo`, default settings: INFO log line, audit on) against the bare one in its
   own process, runs alternated.
 
-    python bench/bench_tools.py [--jobs 10000] [--calls 300] [--rounds 5] [--http-calls 40]
+    python bench/bench_tools.py [--jobs 10000] [--calls 300] [--rounds 5] [--http-calls 40] 2>/dev/null
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import os
+import socket
 import statistics
 import subprocess
 import sys
@@ -30,9 +33,13 @@ from mcp import Client, types
 from mcp.server.mcpserver import MCPServer
 
 from httpload import free_port, load
+from resync_mcp import logs
 from resync_mcp.app import build_app
 from resync_mcp.config import load_settings
 from resync_mcp.services.views import JobDetail
+
+for _name in ("httpx", "httpx2", "mcp"):  # one line per request would bury the table and slow the client
+    logging.getLogger(_name).setLevel(logging.WARNING)
 
 BARE = """
 import sys
@@ -44,7 +51,9 @@ m = MCPServer("bare")
 @m.tool()
 async def get_job(job: str, engine: str | None = None) -> JobDetail:
     return payload
-m.run(transport="streamable-http", port=int(sys.argv[1]))
+# The strictest baseline: no access log, no per-request line at all.
+import uvicorn
+uvicorn.run(m.streamable_http_app(), host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", access_log=False)
 """
 
 
@@ -72,15 +81,17 @@ def pct(values: list[float], q: float) -> float:
     return s[min(len(s) - 1, int(len(s) * q))]
 
 
-def start(cmd: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
-    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env, cwd=cwd)
+def start(cmd: list[str], env: dict[str, str], cwd: Path, port: int) -> subprocess.Popen[bytes]:
+    """Start a server; its stderr is drained (log lines must never fill the pipe and stall it)."""
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, env=env, cwd=cwd)
     assert proc.stderr is not None
-    for line in proc.stderr:
-        if "Uvicorn running" in line:
-            # Keep draining stderr: per-call log lines must never fill the pipe and stall the server.
-            threading.Thread(target=proc.stderr.read, daemon=True).start()
+    threading.Thread(target=proc.stderr.read, daemon=True).start()
+    ends = time.monotonic() + 60
+    while time.monotonic() < ends and proc.poll() is None:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
             return proc
-    raise RuntimeError("server did not start")
+        time.sleep(0.1)
+    raise RuntimeError(f"server did not start: {cmd}")
 
 
 async def in_memory(jobs: int, calls: int, rounds: int) -> tuple[str, JobDetail]:
@@ -120,13 +131,13 @@ async def over_http(jobs: int, job: str, payload: JobDetail, calls: int, rounds:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RESYNC_", "XDG_"))}
     env |= {"HOME": str(folder), "RESYNC_KNOWLEDGE__WARM_UP": "false"}
     bare_port, port = free_port(), free_port()
-    bare = start([sys.executable, "-c", BARE, str(bare_port), str(folder / "payload.json")], env, folder)
+    bare = start([sys.executable, "-c", BARE, str(bare_port), str(folder / "payload.json")], env, folder, bare_port)
     serve = ["serve", "--demo", "--demo-jobs", str(jobs), "--demo-seed", "42", "--transport", "http"]
-    ours = start([sys.executable, "-m", "resync_mcp", *serve, "--port", str(port)], env, folder)
+    ours = start([sys.executable, "-m", "resync_mcp", *serve, "--port", str(port)], env, folder, port)
     urls = {"ours": f"http://127.0.0.1:{port}/mcp", "bare": f"http://127.0.0.1:{bare_port}/mcp"}
     try:
         for name in urls:
-            await load(urls[name], 5, 10, job=job)  # warm
+            await load(urls[name], 5, 10, job=job, raw=True)  # warm
         print(f"Streamable HTTP, calls/s, {rounds} alternated rounds of {calls} calls per session")
         for sessions in (20, 50):
             ratios = []
@@ -134,7 +145,7 @@ async def over_http(jobs: int, job: str, payload: JobDetail, calls: int, rounds:
                 order = ("ours", "bare") if r % 2 == 0 else ("bare", "ours")
                 rate: dict[str, Any] = {}
                 for name in order:
-                    rate[name] = (await load(urls[name], sessions, calls, job=job))[1]
+                    rate[name] = (await load(urls[name], sessions, calls, job=job, raw=True))[1]
                 ratios.append(rate["ours"] / rate["bare"])
                 print(f"  {sessions} sessions, round {r + 1}: ours {rate['ours']:.0f}/s, bare {rate['bare']:.0f}/s")
             print(f"  {sessions} sessions: median ratio {statistics.median(ratios):.2f}x the bare server's calls/s")
@@ -145,6 +156,7 @@ async def over_http(jobs: int, job: str, payload: JobDetail, calls: int, rounds:
 
 
 async def main(jobs: int, calls: int, rounds: int, http_calls: int) -> None:
+    logs.configure("INFO")  # as the server runs: its per-call line included (to stderr)
     job, payload = await in_memory(jobs, calls, rounds)
     await over_http(jobs, job, payload, http_calls, rounds)
 

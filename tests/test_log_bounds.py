@@ -47,3 +47,33 @@ def test_free_text_secrets_are_redacted(text: str, secret: str) -> None:
 @pytest.mark.parametrize("text", ["ls -la /tmp", "nc -p 3306 host", "sqlplus -s @report.sql", "password reset done"])
 def test_ordinary_commands_are_left_alone(text: str) -> None:
     assert redact(text) == text
+
+
+@pytest.mark.parametrize("fmt", ["console", "json"])
+def test_the_per_call_line_written_directly_is_the_one_the_chain_writes(
+    fmt: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Outside a terminal the per-call line skips structlog's chain; it must say the same, redacted."""
+    import json
+
+    import structlog
+
+    from resync_mcp import logs
+
+    configure("INFO", fmt)
+    assert logs._call_line is not None  # captured stderr is not a terminal: the direct path is on
+    log = structlog.get_logger("test")
+    fields = {"tool": "get_job", "engine": "password=hunter2", "outcome": "ok", "ms": 1.5, "correlation_id": "c0ffee"}
+    logs.tool_call(log, **fields)
+    logs._call_line, direct_on = None, logs._call_line
+    logs.tool_call(log, **fields)  # through the chain
+    logs._call_line = direct_on
+    direct, chained = capsys.readouterr().err.strip().splitlines()
+    assert "hunter2" not in direct
+
+    def without_time(line: str) -> object:
+        if fmt == "json":
+            return {k: v for k, v in json.loads(line).items() if k != "timestamp"}
+        return line.split(" ", 1)[1]
+
+    assert without_time(direct) == without_time(chained)

@@ -133,12 +133,24 @@ class App:
 
     async def _audit_commits(self, audit: AuditLog) -> None:
         """The group commit, in a worker thread: its fsync never holds the event loop. It runs at
-        twice the group rate, so that an append rarely finds a batch due and commits it inline."""
+        twice the group rate, and at once when an append finds a batch full or due."""
         every = self.settings.audit.group_commit_ms / 2000
-        while True:
-            await asyncio.sleep(every)
-            with contextlib.suppress(AuditUnavailable):  # counted by the store; health shows it
-                await anyio.to_thread.run_sync(audit.store.flush)
+        wake = asyncio.Event()
+        loop = asyncio.get_running_loop()
+
+        def kick() -> None:  # a batch is full or due
+            loop.call_soon_threadsafe(wake.set)
+
+        audit.store.kick = kick
+        try:
+            while True:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), every)
+                wake.clear()
+                with contextlib.suppress(AuditUnavailable):  # counted by the store; health shows it
+                    await anyio.to_thread.run_sync(audit.store.flush)
+        finally:
+            audit.store.kick = None
 
     async def idle(self) -> None:
         """Return once no tool call is running (a graceful shutdown bounds the wait)."""

@@ -15,9 +15,12 @@ GENESIS = "0" * 64
 ROW_FIELDS = ("seq", "ts", "kind", "key_id", "nonce", "ct")
 
 
-def canonical(obj: Any) -> bytes:
-    """One byte string per value: sorted keys, no spaces, ASCII only."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+def canonical(obj: Any, *, lenient: bool = False) -> bytes:
+    """One byte string per value: sorted keys, no spaces, ASCII only. ``lenient``: a value JSON
+    cannot encode is written as its text (a deferred record must not fail its whole batch)."""
+    return json.dumps(
+        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str if lenient else None
+    ).encode("ascii")
 
 
 def link(prev_hash: str, row: dict[str, Any]) -> str:

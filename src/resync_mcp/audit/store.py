@@ -19,6 +19,7 @@ import contextlib
 import os
 import sqlite3
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -73,7 +74,7 @@ class _Entry:
     kind: str
     key_id: str
     key: bytes = field(repr=False)
-    plaintext: bytes = field(repr=False)
+    plaintext: bytes | dict[str, Any] = field(repr=False)  # a payload is encoded at its commit
 
 
 def _iso(ts: datetime) -> str:
@@ -117,6 +118,8 @@ class AuditStore:
         self._keys: DataKeys | None = None
         self._committed = (0, chain.GENESIS)  # the chain's tail after our last commit
         self._pending: list[_Entry] = []
+        self.kick: Callable[[], None] | None = None  # wakes a committer thread (the server's), if any
+        self._kicked = False
         self._pending_since: float | None = None
         self._signed = (0, chain.GENESIS)  # the last checkpoint this store trusts
         self._signed_at = clock.monotonic()
@@ -213,7 +216,10 @@ class AuditStore:
         except (sqlite3.Error, OSError, c.KeyUnavailable) as exc:
             self._fail(exc, dropped=1)
             raise AuditUnavailable(f"The audit store cannot write: {exc}.") from None
-        entry = _Entry(_iso(self._clock.now()), kind, key_id, key, chain.canonical(payload))
+        # A durable record is encoded now (its commit follows at once); another at its group
+        # commit, in the committer's thread, off the caller's (the event loop's) path.
+        body = chain.canonical(payload) if durable else payload
+        entry = _Entry(_iso(self._clock.now()), kind, key_id, key, body)
         if durable:  # queued and committed in one hold of the lock: the group commit cannot take it
             with self._lock:  # in between, and its seq is the one this returns
                 self._queue(entry)
@@ -222,7 +228,14 @@ class AuditStore:
                 return seq
         self._queue(entry)
         if len(self._pending) >= self._group_max or self._due():
-            self.flush()
+            # A batch is due: the committer's thread takes it (this is usually the event loop,
+            # where an fsync would stall every call), unless there is none or it lags far behind.
+            if self.kick is not None and len(self._pending) < 16 * self._group_max:
+                if not self._kicked:
+                    self._kicked = True
+                    self.kick()
+            else:
+                self.flush()
         return None
 
     def _queue(self, entry: _Entry) -> None:
@@ -247,7 +260,7 @@ class AuditStore:
     def _flush(self) -> int | None:
         if not self._pending or self._db is None:
             return None
-        entries, self._pending, self._pending_since = self._pending, [], None
+        entries, self._pending, self._pending_since, self._kicked = self._pending, [], None, False
         records = len(entries)  # the callers' records; a ``lost`` record may go first
         try:
             if self.stats.unreported:
@@ -280,7 +293,8 @@ class AuditStore:
             rows = []
             for e in entries:
                 seq += 1
-                nonce, ct = c.seal(e.key, seq, e.key_id, e.plaintext, f"{e.kind}|{e.ts}")
+                plain = e.plaintext if isinstance(e.plaintext, bytes) else chain.canonical(e.plaintext, lenient=True)
+                nonce, ct = c.seal(e.key, seq, e.key_id, plain, f"{e.kind}|{e.ts}")
                 body = {"seq": seq, "ts": e.ts, "kind": e.kind, "key_id": e.key_id, "nonce": nonce, "ct": ct}
                 head = chain.link(head, body)
                 rows.append((seq, e.ts, e.kind, e.key_id, nonce, ct, head))

@@ -56,7 +56,10 @@ class CacheStage:
 
     # ------------------------------------------------------------------ helpers
     def l1(self, engine: str) -> L1:
-        return self._l1.setdefault(engine, L1(self._max_entries, self._max_bytes))
+        l1 = self._l1.get(engine)
+        if l1 is None:  # not setdefault: that would build a throwaway L1 on every call
+            l1 = self._l1[engine] = L1(self._max_entries, self._max_bytes)
+        return l1
 
     def _count(self, klass: str, what: str) -> None:
         self.stats.setdefault(klass, Counter())[what] += 1

@@ -9,7 +9,7 @@ cache -> breaker -> retry -> bulkhead -> HTTP.
 from __future__ import annotations
 
 import contextvars
-import uuid
+import os
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -18,6 +18,7 @@ import anyio
 import structlog
 from pydantic import BaseModel
 
+from resync_mcp import logs
 from resync_mcp.audit.log import AuditLog, audit_scope_var
 from resync_mcp.clientinfo import client_var
 from resync_mcp.clock import Clock, iso
@@ -51,7 +52,7 @@ class ToolCall:
     tool: str
     arguments: dict[str, Any]
     engine: str | None
-    correlation_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    correlation_id: str = field(default_factory=lambda: os.urandom(6).hex())  # 48 random bits, as before
 
 
 Next = Callable[[ToolCall], Awaitable[Any]]
@@ -115,8 +116,8 @@ class LogStage:
             raise
         finally:
             took = self._clock.monotonic() - start
-            log.info(
-                "tool_call",
+            logs.tool_call(
+                log,
                 tool=call.tool,
                 engine=call.engine,
                 outcome=outcome,

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import OrderedDict
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -11,7 +12,9 @@ from resync_mcp.config import LimitSettings
 from resync_mcp.errors import InvalidArgument
 from resync_mcp.services import filters as f
 from resync_mcp.services.engines import EngineRegistry
+from resync_mcp.services.views import JobDetail
 from resync_mcp.tws.client import HwaClient
+from resync_mcp.tws.models import JobInPlanV2
 
 
 @dataclass
@@ -19,6 +22,10 @@ class PlanBase:
     engines: EngineRegistry
     limits: LimitSettings
     clock: Clock
+    # get_job's views, by the identity of the model they were made from (see HwaClient._parse)
+    _details: OrderedDict[int, tuple[JobInPlanV2, JobDetail]] = field(
+        default_factory=OrderedDict, init=False, repr=False
+    )
 
     def _limit(self, limit: int | None) -> int:
         n = self.limits.default_limit if limit is None else limit

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import deque
+from datetime import datetime
 
 from resync_mcp.errors import InvalidArgument, NotFound
 from resync_mcp.services import filters as f
@@ -128,6 +129,18 @@ class PlanService(CatalogQueries):
         client = self.engines.get(engine)
         as_of = self.clock.now()
         j = await self.resolve_job(client, job)
+        # The client hands out the same model for the same cached answer: so is the view of it.
+        kept = self._details.get(id(j))
+        if kept is not None and kept[0] is j and kept[1].engine == client.engine:
+            return kept[1].model_copy(update={"as_of": as_of})
+        detail = self._detail(client.engine, as_of, j)
+        self._details[id(j)] = (j, detail)
+        if len(self._details) > 256:
+            self._details.popitem(last=False)
+        return detail
+
+    @staticmethod
+    def _detail(engine: str, as_of: datetime, j: JobInPlanV2) -> JobDetail:
         deps = [describe_dep(d) for d in (j.dependencies or [])]
         unresolved = sum(1 for d in deps if d.satisfied is False)
         held = j.last_run_common_status == "HELD"
@@ -146,7 +159,7 @@ class PlanService(CatalogQueries):
         ]
         tr = j.time_restrictions.wire() if j.time_restrictions else {}
         return JobDetail(
-            engine=client.engine,
+            engine=engine,
             as_of=as_of,
             job=summarize_job(j),
             key=j.key,

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import anyio
 import httpx
@@ -66,6 +66,7 @@ def check_id(value: str, what: str) -> str:
 
 
 LARGE_PAGE = 256 * 1024  # bytes of JSON above which a page is parsed in a worker thread
+PARSED_KEEP, PARSED_MAX_BYTES = 256, 64 * 1024  # parsed answers kept beside their bytes
 
 
 class HwaClient:
@@ -94,6 +95,8 @@ class HwaClient:
         self.refuses_unconfirmed_oql: set[str] = set()  # object kinds whose OQL fields the engine refused
         self.requests_made = 0  # requests that really went to the engine
         self.latencies_ms: deque[float] = deque(maxlen=2000)  # of those requests, for health
+        # Answers parsed from the very bytes a cache entry holds: a cache hit is not parsed again.
+        self._parsed: OrderedDict[tuple[type[Any], int], tuple[bytes, Any]] = OrderedDict()
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -222,13 +225,27 @@ class HwaClient:
         return fetched
 
     def _parse(self, model: type[M], fetched: Fetched, what: str) -> M:
+        """The model read from an answer. A cached answer hands out the same bytes object on each
+        hit, and its model is kept beside it (by identity: the bytes are held, so the key cannot
+        be reused; small objects only). Models are never changed after parsing."""
+        content = fetched.content
+        key = (model, id(content))
+        kept = self._parsed.get(key)
+        if kept is not None and kept[0] is content:
+            self._parsed.move_to_end(key)
+            return cast(M, kept[1])
         try:
-            return model.model_validate_json(fetched.content)
+            parsed = model.model_validate_json(content)
         except ValidationError as exc:
             raise HwaError(
                 f"HWA engine '{self.engine}' sent a response that could not be read while {what}.",
                 hint="The engine version may not match the REST API v2 this server expects.",
             ) from exc
+        if len(content) <= PARSED_MAX_BYTES:
+            self._parsed[key] = (content, parsed)
+            if len(self._parsed) > PARSED_KEEP:
+                self._parsed.popitem(last=False)
+        return parsed
 
     async def _page(
         self,
