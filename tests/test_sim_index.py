@@ -143,3 +143,31 @@ def test_the_plan_moves_forward_in_time(seed: int) -> None:
         assert early == []
         seen = sim.now()
         waiting = {j.idx for j in sim.plan.jobs if j.start is None}
+
+
+@pytest.mark.anyio
+async def test_a_simulator_on_its_own_loop_keeps_its_state_current() -> None:
+    """What the threaded demo engine runs between requests: the plan evaluated at each new tick
+    before any request asks (one pass, then it waits)."""
+    import asyncio
+
+    clock = FakeClock()
+    sim = Simulator.create(5, 2000, clock)
+    assert sim.plan.evaluated_at is None
+    task = asyncio.create_task(sim.keep_current(first_delay_s=0))
+    await asyncio.sleep(0)  # it starts, and yields in its (zero) first delay
+    await asyncio.sleep(0)  # one pass; now it waits for the next tick
+    try:
+        assert sim.plan.evaluated_at == sim.now()
+    finally:
+        task.cancel()
+
+
+def test_the_walks_indexes_are_built_before_any_request_and_without_an_evaluation() -> None:
+    from resync_mcp.simulator.reads import WARM, job_index, warm_indexes
+
+    sim = Simulator.create(5, 2000, FakeClock())
+    warm_indexes(sim)
+    assert sim.plan.evaluated_at is None
+    _, index = job_index(sim, sim.now())
+    assert set(WARM) <= set(index._tables)

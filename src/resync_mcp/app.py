@@ -25,6 +25,7 @@ from resync_mcp.cache.l2 import RedisL2
 from resync_mcp.cache.policy import Ttls
 from resync_mcp.cache.stage import CacheStage
 from resync_mcp.clock import Clock, SystemClock
+from resync_mcp.collector import no_full_collections
 from resync_mcp.config import DEMO_ENGINE, EngineSettings, Settings
 from resync_mcp.graph.store import EmbeddedGraphStore, GraphStore
 from resync_mcp.knowledge.base import KnowledgeBase, KnowledgeUnavailable
@@ -47,6 +48,7 @@ from resync_mcp.services.health import HealthService
 from resync_mcp.services.knowledge import KnowledgeService
 from resync_mcp.services.plan import PlanService
 from resync_mcp.simulator import Simulator
+from resync_mcp.simulator.reads import warm_indexes
 from resync_mcp.tws.acting import ActingCredentials
 from resync_mcp.tws.client import HwaClient
 from resync_mcp.tws.upstream import UpstreamStage
@@ -317,7 +319,12 @@ def build_app(
             observe=metrics.upstream_request,
         )
     if settings.demo.enabled:
-        sim = simulator or Simulator.create(settings.demo.seed, settings.demo.jobs, clock)
+        if simulator is None:
+            with no_full_collections():
+                sim = Simulator.create(settings.demo.seed, settings.demo.jobs, clock)
+                warm_indexes(sim)  # as an engine has its indexes before anyone asks
+        else:
+            sim = simulator
         if simulator is None:
             # The plan lives as long as the server: out of the cyclic collector's way, whose full
             # passes over 100,000 jobs would stall every call (refcounting still frees them).

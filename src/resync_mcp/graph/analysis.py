@@ -168,31 +168,31 @@ class Finishes:
 
     def __init__(self, g: PlanGraph, now: datetime, *, max_nodes: int = 200_000) -> None:
         self.g, self.now, self.max_nodes = g, now, max_nodes
-        self.finish: dict[str, datetime] = {}
+        self.finish: dict[str, datetime] = {}  # done: a job's expected finish
         self.via: dict[str, str | None] = {}
-        self.state: dict[str, int] = {}  # 1 = on the stack, 2 = done
+        self.on_stack: set[str] = set()
         self.cycle: list[str] = []
 
     def run(self, target: str) -> datetime:
-        g, finish, state = self.g, self.finish, self.state
+        g, finish, on_stack = self.g, self.finish, self.on_stack
         stack: list[tuple[str, int]] = [(target, 0)]
         while stack:
             cur, i = stack.pop()
             preds = [e.src for e in g.preds.get(cur, ()) if e.src in g.nodes and g.nodes[e.src].kind == "job"]
             if i == 0:
-                if state.get(cur) == 2:
+                if cur in finish:
                     continue
-                state[cur] = 1
-                if len(state) > self.max_nodes:
+                on_stack.add(cur)
+                if len(finish) + len(on_stack) > self.max_nodes:
                     raise ValueError("critical path walk exceeded its bound")
             if i < len(preds):
                 stack.append((cur, i + 1))
                 p = preds[i]
-                if state.get(p) == 1:
+                if p in on_stack:
                     if not self.cycle:
                         self.cycle = [p, cur]
                     continue
-                if state.get(p) != 2:
+                if p not in finish:
                     stack.append((p, 0))
                 continue
             ready = self.now
@@ -202,7 +202,7 @@ class Finishes:
                     ready, driver = finish[p], p
             finish[cur] = _remaining_finish(g.nodes[cur], ready, self.now)
             self.via[cur] = driver
-            state[cur] = 2
+            on_stack.discard(cur)
         return finish[target]
 
     def path(self, target: str, *, risk_margin_s: float = 0.0) -> CriticalPath:

@@ -9,6 +9,7 @@ again with its dependencies; a job no longer in the plan is removed.
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -60,6 +61,12 @@ def fingerprint(j: JobInPlanV2) -> str:
     )
 
 
+def _shared(value: str | None) -> str | None:
+    """One string object per distinct value (statuses, streams, workstations repeat across
+    100,000 nodes; each parsed page would otherwise bring its own copies)."""
+    return None if value is None else sys.intern(value)
+
+
 def job_node(j: JobInPlanV2, blocking: dict[str, str]) -> Node:
     run = j.last_run
     times = run.time_info if run else None
@@ -74,10 +81,10 @@ def job_node(j: JobInPlanV2, blocking: dict[str, str]) -> Node:
         id=j.id,
         kind="job",
         name=j.name,
-        status=status,
-        stream=j.job_stream_id,
-        stream_name=j.job_stream_name,
-        workstation=j.workstation,
+        status=_shared(status),
+        stream=_shared(j.job_stream_id),
+        stream_name=_shared(j.job_stream_name),
+        workstation=_shared(j.workstation),
         critical=bool(j.job_options and j.job_options.critical),
         deadline=_instant(tr.deadline_time) if tr else None,
         duration_s=seconds(j.job_definition.estimated_duration if j.job_definition else None),
@@ -85,7 +92,7 @@ def job_node(j: JobInPlanV2, blocking: dict[str, str]) -> Node:
         end=_instant(times.actual_end_time) if times else None,
         held=j.last_run_common_status == "HELD",
         blocked_reason=reason,
-        fingerprint=fingerprint(j),
+        fingerprint=hash(fingerprint(j)),
     )
 
 
@@ -219,7 +226,7 @@ async def refresh(
     blocking = await _workstations(client, g)
     known = {nid for nid, n in g.nodes.items() if n.kind == "job"}
     stale: set[str] = set()
-    current: dict[str, str] | None = None
+    current: dict[str, int] | None = None
     if since is not None:
         current = await _moved(client, since, now, len(known))
     full = current is None
@@ -277,19 +284,19 @@ async def _stream_states(client: HwaClient, g: PlanGraph, ids: list[str]) -> lis
     return changed
 
 
-async def _fingerprints(client: HwaClient, oql: str | None) -> dict[str, str]:
-    current: dict[str, str] = {}
+async def _fingerprints(client: HwaClient, oql: str | None) -> dict[str, int]:
+    current: dict[str, int] = {}
     offset = 0
     while True:
         page = await client.query_jobs(oql=oql, limit=PAGE, offset=offset, fresh=True, remember=False)
         for j in page.results:
-            current[j.id] = fingerprint(j)
+            current[j.id] = hash(fingerprint(j))
         offset += len(page.results)
         if not page.results or page.next is None:
             return current
 
 
-async def _moved(client: HwaClient, since: datetime, now: datetime, known: int) -> dict[str, str] | None:
+async def _moved(client: HwaClient, since: datetime, now: datetime, known: int) -> dict[str, int] | None:
     """The fingerprints of the jobs that started or ended since ``since``; None when only a full
     pass can tell (the job count changed, or the engine refuses the filter)."""
     total = (await client.query_jobs(limit=1, fresh=True, remember=False)).count

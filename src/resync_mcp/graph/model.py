@@ -43,7 +43,7 @@ class Node:
     end: datetime | None = None
     held: bool = False  # held by an operator (not only waiting)
     blocked_reason: str | None = None  # for workstations, resources, prompts, files: why they hold jobs
-    fingerprint: str = ""  # what changed detection compares
+    fingerprint: int = 0  # the hash of what changed detection compares (builder.fingerprint)
 
 
 @dataclass(frozen=True, slots=True)

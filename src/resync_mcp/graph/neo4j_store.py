@@ -89,7 +89,7 @@ def node_from(props: dict[str, Any]) -> Node:
         duration_s=float(props.get("duration_s") or 0.0),
         held=bool(props.get("held")),
         blocked_reason=props.get("blocked_reason"),
-        fingerprint=str(props.get("fingerprint") or ""),
+        fingerprint=int(props.get("fingerprint") or 0),
         **times,
     )
 

@@ -13,8 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import gc
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -22,6 +21,7 @@ import anyio
 import structlog
 
 from resync_mcp.clock import Clock
+from resync_mcp.collector import no_full_collections
 from resync_mcp.graph import analysis as a
 from resync_mcp.graph import builder
 from resync_mcp.graph.model import PlanGraph
@@ -128,29 +128,6 @@ class WholePlan:
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)  # cancelled: nothing to keep
-
-
-_held = 0
-_threshold = gc.get_threshold()
-
-
-@contextmanager
-def no_full_collections() -> Iterator[None]:
-    """No full pass of the cyclic collector while a graph grows: each one walks every object not
-    frozen, and as 100,000 nodes accumulate they came every few pages and stopped every thread
-    for 0.1-0.5 s (the calls answered meanwhile waited). Young generations are still collected;
-    the finished graph is frozen out of the collector's way."""
-    global _held, _threshold
-    if _held == 0:
-        _threshold = gc.get_threshold()
-        gc.set_threshold(_threshold[0], _threshold[1], 1_000_000)
-    _held += 1
-    try:
-        yield
-    finally:
-        _held -= 1
-        if _held == 0:
-            gc.set_threshold(*_threshold)
 
 
 def _count(s: State, done: int, total: int | None) -> None:

@@ -4,6 +4,7 @@ transport. Routes live in reads.py, model.py and writes.py; app.py assembles the
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import secrets
 from collections import OrderedDict
@@ -139,6 +140,16 @@ class Simulator:
         a query's selection is reused for its next pages, an index for the next filters."""
         return self._memo.get(self.plan.version, key, compute)
 
+    async def keep_current(self, first_delay_s: float = 1.0) -> None:
+        """Keep the plan's state current on its own, as an engine does: evaluated at each new
+        tick, so that a request rarely pays for it. For a simulator on its own loop
+        (``transport(threaded=True)``); the first pass waits ``first_delay_s``, clear of the
+        server's own start."""
+        await asyncio.sleep(first_delay_s)
+        while True:
+            self.state()
+            await asyncio.sleep(self.tick_seconds / 3)
+
     def state(self) -> datetime:
         now = self.now()
         self.plan.evaluate(now)
@@ -151,9 +162,10 @@ class Simulator:
 
     def transport(self, *, threaded: bool = False) -> httpx.AsyncBaseTransport:
         """An httpx transport that calls the simulator in-process, no socket; ``threaded``: on
-        its own event loop in a worker thread, off the caller's (simulator/threaded.py)."""
+        its own event loop in a worker thread, off the caller's (simulator/threaded.py), where it
+        also keeps its state current between requests."""
         if threaded:
             from resync_mcp.simulator.threaded import ThreadedTransport
 
-            return ThreadedTransport(self.app())
+            return ThreadedTransport(self.app(), background=self.keep_current)
         return httpx.ASGITransport(app=self.app())

@@ -27,7 +27,7 @@ from resync_mcp.tws.oql import (
     sort_key,
 )
 
-__all__ = ["Getter", "Index", "OqlError", "plan_filter", "select_objects"]
+__all__ = ["ANY", "Getter", "Index", "OqlError", "plan_filter", "select_objects"]
 
 
 class Index:
@@ -38,7 +38,7 @@ class Index:
 
     def __init__(self, objs: Sequence[Any], fields: Mapping[str, Getter], static: frozenset[str] = frozenset()) -> None:
         self.objs, self.fields, self.static = objs, fields, static
-        self._tables: dict[str, dict[str, list[int]]] = {}
+        self._tables: dict[str, dict[str, int | list[int]]] = {}
         self.version: object = None
 
     def retarget(self, fields: Mapping[str, Getter], version: object) -> Index:
@@ -52,18 +52,28 @@ class Index:
     def positions(self, field: str, values: Iterable[str]) -> list[int]:
         table = self._tables.get(field)
         if table is None:
-            table = {}
+            table = {}  # a value found once maps to its position, else to the list of them (memory)
             get = self.fields[field]
             for i, obj in enumerate(self.objs):
                 got = get(obj)
                 for v in got if isinstance(got, list) else (got,):
                     if isinstance(v, str):
-                        bucket = table.setdefault(v.upper(), [])
-                        if not bucket or bucket[-1] != i:
-                            bucket.append(i)
+                        key = v.upper()
+                        have = table.get(key)
+                        if have is None:
+                            table[key] = i
+                        elif isinstance(have, int):
+                            if have != i:
+                                table[key] = [have, i]
+                        elif have[-1] != i:
+                            have.append(i)
             self._tables[field] = table
-        found = [table.get(v.upper(), []) for v in values]
+        found = [_as_positions(table.get(v.upper())) for v in values]
         return found[0] if len(found) == 1 else sorted({i for bucket in found for i in bucket})
+
+
+def _as_positions(bucket: int | list[int] | None) -> list[int]:
+    return [] if bucket is None else [bucket] if isinstance(bucket, int) else bucket
 
 
 def _indexed_term(node: Node, allowed: set[str]) -> Term | None:
@@ -128,6 +138,11 @@ def _like(pattern: str) -> re.Pattern[str]:
 
 
 # --------------------------------------------------------------------- plan_filter
+def ANY(ws: str, folder: str, js: str, job: str) -> bool:  # a sentinel, compared by identity
+    """The predicate of a selector that selects everything."""
+    return True
+
+
 def plan_filter(text: str | None, kind: str) -> Callable[[str, str, str, str], bool]:
     """Compile a ``plan_filter`` selector: ``/folder/WS#/folder/JOBSTREAM.JOB`` with ``@``.
 
@@ -138,7 +153,7 @@ def plan_filter(text: str | None, kind: str) -> Callable[[str, str, str, str], b
         OqlError: when the selector is malformed.
     """
     if text is None or not text.strip():
-        return lambda ws, folder, js, job: True
+        return ANY
     text = text.strip()
     if len(text) > 1000 or ("#" not in text and kind != "prompt"):
         raise OqlError(f"plan_filter {text[:60]!r} is not of the form /folder/WS#/folder/JOBSTREAM.JOB")
@@ -151,6 +166,8 @@ def plan_filter(text: str | None, kind: str) -> Callable[[str, str, str, str], b
     ws_rx, js_rx, job_rx = _like(ws_name), _like(js_name or "@"), _like(job_name or "@")
     # "/WS#/" (nothing after the folder slash) and "/@/" mean every folder.
     any_folder = not tail or js_folder == "/@/"
+    if any_folder and ws_name == "@" and (js_name or "@") == "@" and (job_name or "@") == "@":
+        return ANY  # the default selector: callers skip the per-object test
     folder_rx = _like("@" if any_folder else js_folder)
 
     def pred(ws: str, folder: str, js: str, job: str) -> bool:

@@ -3,8 +3,9 @@ workstations, resources and prompts, as ``GET /plan/...`` with the spec's paging
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from starlette.requests import Request
@@ -15,8 +16,28 @@ from resync_mcp.clock import iso
 from resync_mcp.simulator import render
 from resync_mcp.simulator.core import Simulator
 from resync_mcp.simulator.joblog import render_log
-from resync_mcp.simulator.oql import Index, plan_filter
+from resync_mcp.simulator.oql import ANY, Index, plan_filter
 from resync_mcp.simulator.web import API, BadRequest, composite_key_error, error, guarded, int_param, paginate, select
+
+
+def job_index(sim: Simulator, now: datetime) -> tuple[dict[str, Any], Index]:
+    """The job fields at plan time ``now`` and the index over them (kept as the plan allows)."""
+    plan = sim.plan
+    fields = sim.memo("job fields", lambda: render.job_fields(plan, now))
+    index = sim.shaped("job index", lambda: Index(plan.jobs, fields, render.STATIC_JOB_FIELDS))
+    return fields, index.retarget(fields, plan.version)
+
+
+# What a one-job graph question and a refresh query by: ready before anyone asks, as an engine's
+# own indexes are. (The name, stream and folder indexes are built on their first use.)
+WARM = ("id", "jobStreamId", "dependencies.jobId", "dependencies.jobStreamId")
+
+
+def warm_indexes(sim: Simulator) -> None:
+    """Build the indexes of the fields in ``WARM`` (they change only with the plan's shape)."""
+    _, index = job_index(sim, sim.now())  # static fields: no evaluation needed
+    for name in WARM:
+        index.positions(name, [])
 
 
 def job_selector(sim: Simulator) -> Callable[[Request], list[Any]]:
@@ -40,10 +61,8 @@ def job_selector(sim: Simulator) -> Callable[[Request], list[Any]]:
             stream = plan.streams[j.stream]
             return pred(plan.workstations[stream.workstation].name, stream.folder, stream.name, j.name)
 
-        fields = sim.memo("job fields", lambda: render.job_fields(plan, now))
-        index = sim.shaped("job index", lambda: Index(plan.jobs, fields, render.STATIC_JOB_FIELDS))
-        index.retarget(fields, plan.version)
-        return select(sim, request, plan.jobs, fields, "job", keep if selector and selector.strip() else None, index)
+        fields, index = job_index(sim, now)
+        return select(sim, request, plan.jobs, fields, "job", None if pred is ANY else keep, index)
 
     return select_jobs
 
@@ -61,29 +80,30 @@ def read_routes(sim: Simulator) -> list[Route]:
     async def count_jobs(request: Request) -> Response:
         sim.state()
         pred = plan_filter(request.query_params.get("plan_filter"), "job")
-        items = [
-            j
-            for j in plan.jobs
-            if pred(
-                plan.workstations[plan.streams[j.stream].workstation].name,
-                plan.streams[j.stream].folder,
-                plan.streams[j.stream].name,
-                j.name,
-            )
-        ]
+        items = plan.jobs
+        if pred is not ANY:
+            items = [
+                j
+                for j in plan.jobs
+                if pred(
+                    plan.workstations[plan.streams[j.stream].workstation].name,
+                    plan.streams[j.stream].folder,
+                    plan.streams[j.stream].name,
+                    j.name,
+                )
+            ]
         grouped: dict[str, int] = {}
         groups = [g for g in request.query_params.get("grouping_filters", "").split(",") if g]
         for g in groups:
             if g not in ("workstation", "status", "folder"):
                 raise BadRequest(f"Unknown grouping filter {g!r}; use workstation, status or folder.")
-        for j in items:
-            for g in groups:
-                key = {
-                    "workstation": plan.workstations[j.workstation].key,
-                    "status": j.status,
-                    "folder": plan.streams[j.stream].folder,
-                }[g]
-                grouped[f"{g}:{key}"] = grouped.get(f"{g}:{key}", 0) + 1
+        of: dict[str, Callable[[Any], str]] = {
+            "workstation": lambda j: plan.workstations[j.workstation].key,
+            "status": lambda j: j.status,
+            "folder": lambda j: plan.streams[j.stream].folder,
+        }
+        for g in groups:
+            grouped.update((f"{g}:{key}", n) for key, n in Counter(map(of[g], items)).items())
         return JSONResponse({"count": len(items), "groupedCount": grouped})
 
     async def get_job(request: Request) -> Response:
@@ -129,9 +149,7 @@ def read_routes(sim: Simulator) -> list[Route]:
             plan.streams,
             fields,
             "jobstream",
-            (lambda s: pred(plan.workstations[s.workstation].name, s.folder, s.name, ""))
-            if selector and selector.strip()
-            else None,
+            None if pred is ANY else (lambda s: pred(plan.workstations[s.workstation].name, s.folder, s.name, "")),
             index,
         )
         return paginate(request, items, lambda s: render.render_stream(plan, s, now, with_jobs=False))

@@ -15,18 +15,24 @@ reach into it between calls.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import httpx
 from starlette.types import ASGIApp
 
 
 class ThreadedTransport(httpx.AsyncBaseTransport):
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, background: Callable[[], Coroutine[Any, Any, None]] | None = None) -> None:
         self._inner = httpx.ASGITransport(app=app)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="simulator", daemon=True)
         self._thread.start()
+        self._background = None
+        if background is not None:  # the simulator's own upkeep, on its loop between requests
+            self._background = asyncio.run_coroutine_threadsafe(background(), self._loop)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         body = await request.aread()
@@ -43,6 +49,9 @@ class ThreadedTransport(httpx.AsyncBaseTransport):
         return httpx.Response(status, headers=raw, content=content, request=request)
 
     async def aclose(self) -> None:
+        if self._background is not None:
+            self._background.cancel()
+            await asyncio.to_thread(concurrent.futures.wait, [self._background], 5)
         if self._loop.is_running():
             self._loop.call_soon_threadsafe(self._loop.stop)
             await asyncio.to_thread(self._thread.join, 5)
