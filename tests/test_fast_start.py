@@ -4,6 +4,9 @@ other request held until it is ready, and the shipped surface equal to a real bu
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import anyio
@@ -77,3 +80,22 @@ def test_a_stdio_server_lists_the_same_tools_before_and_after_it_is_ready(tmp_pa
         after = server.until(4)
     assert answered["result"]["structuredContent"]["total_jobs"] == 50
     assert server.answers[2]["result"] == after["result"]
+
+
+@pytest.mark.parametrize("redis_url", [None, "redis://127.0.0.1:1/0"])
+def test_redis_is_imported_only_when_configured(redis_url: str | None, tmp_path: Path) -> None:
+    """Its client costs start-up time; a server without Redis never loads it (no connection is
+    made at build either way)."""
+    code = (
+        "import sys\n"
+        "from resync_mcp.app import build_app\n"
+        "from resync_mcp.config import load_settings\n"
+        "app = build_app(load_settings(None, {'demo': {'enabled': True, 'jobs': 50}}))\n"
+        "print('redis' in sys.modules)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RESYNC_")} | {"HOME": str(tmp_path)}
+    if redis_url:
+        env["RESYNC_CACHE__REDIS_URL"] = redis_url
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == str(redis_url is not None)

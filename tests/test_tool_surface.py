@@ -106,3 +106,25 @@ async def test_results_still_validate_against_the_published_output_schemas() -> 
             ("hold_job", {"job": failed["id"], "preview": True}),
         ]:
             jsonschema.validate(await call(mcp, tool, args), schemas[tool] or {})
+
+
+def test_a_disabled_tool_is_not_built_yet_still_counts_as_offered() -> None:
+    """Tools of toolsets the settings leave off are skipped before the SDK builds them (start-up),
+    and still go through the check that every tool has a policy rule."""
+    from mcp.server.mcpserver import MCPServer
+
+    from resync_mcp.server.build import EnabledOnly
+
+    server = MCPServer("t")
+    only = EnabledOnly(server, frozenset({"kept"}))
+
+    @only.tool()
+    async def kept() -> int:
+        return 1
+
+    @only.tool(name="skipped")
+    async def other() -> int:
+        return 2
+
+    assert [t.name for t in server._tool_manager.list_tools()] == ["kept"]
+    assert only.offered == ["kept", "skipped"]

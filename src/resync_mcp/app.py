@@ -8,20 +8,18 @@ import gc
 import ssl
 import threading
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import anyio
 import httpx
 import structlog
 from mcp.server.mcpserver import MCPServer
-from redis.asyncio import Redis
 
 from resync_mcp import __version__
 from resync_mcp.audit.log import AuditLog
 from resync_mcp.audit.setup import open_store
 from resync_mcp.audit.store import AuditUnavailable
-from resync_mcp.cache.bus import Bus
 from resync_mcp.cache.codec import Codec
-from resync_mcp.cache.l2 import RedisL2
 from resync_mcp.cache.policy import Ttls
 from resync_mcp.cache.stage import CacheStage
 from resync_mcp.clock import Clock, SystemClock
@@ -34,13 +32,12 @@ from resync_mcp.resilience.breaker import BreakerPolicy
 from resync_mcp.resilience.retry import RetryPolicy
 from resync_mcp.resilience.stages import BreakerStage, BulkheadStage, RetryStage, Sleep
 from resync_mcp.security.policy import Policy, default_confirm
-from resync_mcp.security.ratelimit import RateLimits, RedisRateLimits
+from resync_mcp.security.ratelimit import RateLimits
 from resync_mcp.server.build import build_server
 from resync_mcp.server.pipeline import AuditStage, AuthorizeStage, ErrorBoundary, FreshnessStage, LogStage, Pipeline
 from resync_mcp.server.shell import Shell
 from resync_mcp.services.control.safety import ConfirmationTokens, Idempotency, IdempotencyStore, Tokens
 from resync_mcp.services.control.service import ControlService
-from resync_mcp.services.control.shared import RedisConfirmationTokens, RedisIdempotency
 from resync_mcp.services.control.views import ActionResult
 from resync_mcp.services.engines import EngineRegistry
 from resync_mcp.services.graph import GraphService
@@ -54,6 +51,11 @@ from resync_mcp.tws.client import HwaClient
 from resync_mcp.tws.upstream import UpstreamStage
 
 SIM_BASE_URL = "http://demo.simulator.invalid"  # never resolved: the transport is in-process
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+    from resync_mcp.cache.bus import Bus
 
 
 @dataclass
@@ -201,6 +203,8 @@ def safety_stores(settings: Settings, clock: Clock, redis: Redis | None) -> tupl
     sec, c = settings.security, settings.cache
     if redis is None:
         return ConfirmationTokens(clock, sec.confirmation_ttl_s), IdempotencyStore(clock, sec.idempotency_ttl_s)
+    from resync_mcp.services.control.shared import RedisConfirmationTokens, RedisIdempotency
+
     timeout = c.redis_timeout_ms / 1000
     return (
         RedisConfirmationTokens(redis, clock, sec.confirmation_ttl_s, prefix=c.redis_prefix, timeout_s=timeout),
@@ -264,8 +268,13 @@ def build_upstream(settings: Settings, clock: Clock, sleep: Sleep | None = None)
     timeout = c.redis_timeout_ms / 1000
     if c.redis_url:  # shared safety state and rate limits; the L2 cache too when the cache is on
         # No connection is made here: the first operation connects, bounded by the timeout.
+        from redis.asyncio import Redis  # imported only when configured (start-up time)
+
         up.redis = Redis.from_url(c.redis_url, socket_timeout=timeout, socket_connect_timeout=timeout)
     if up.redis is not None and up.cache is not None:
+        from resync_mcp.cache.bus import Bus
+        from resync_mcp.cache.l2 import RedisL2
+
         up.cache.l2 = RedisL2(
             up.redis,
             Codec(c.l2_key_bytes()),
@@ -351,6 +360,8 @@ def build_app(
         confirm=frozenset(sec.confirm_tools) if sec.confirm_tools is not None else default_confirm(),
         read_only=sec.read_only,
     )
+    if upstream.redis is not None:
+        from resync_mcp.security.ratelimit import RedisRateLimits
     limits = (
         RedisRateLimits(
             sec.rate_per_minute,

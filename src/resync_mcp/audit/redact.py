@@ -41,7 +41,19 @@ def redact(value: Any, *, depth: int = 0) -> Any:
     return str(value)[:MAX_TEXT]
 
 
+# Every secret pattern above needs one of these (a space before a bearer value, "eyJ" of a JWT,
+# "=" or ":" of a pair or a URL, "-p"): text without any, like an id or a name, has nothing to
+# redact and skips the four substitutions (every tool call's arguments and log line go through).
+_MAYBE_SECRET = re.compile(r"[\s=:@]|eyJ|-p")
+
+
 def redact_text(text: str) -> str:
+    if not _MAYBE_SECRET.search(text):
+        return text
+    return _redact_all(text)
+
+
+def _redact_all(text: str) -> str:
     text = _SECRET_VALUE.sub(REDACTED, text)
     text = _SECRET_PAIR.sub(lambda m: m.group(1) + REDACTED, text)
     text = _URL_USERINFO.sub(lambda m: m.group(1) + REDACTED + "@", text)

@@ -12,18 +12,21 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import structlog
 
 from resync_mcp.cache import policy
-from resync_mcp.cache.bus import Bus
 from resync_mcp.cache.l1 import L1, Entry
-from resync_mcp.cache.l2 import RedisL2
 from resync_mcp.clock import Clock
 from resync_mcp.errors import EngineUnavailable, NotFound
 from resync_mcp.tws.upstream import Fetch, Fetched, UpstreamCall
 
 log = structlog.get_logger("resync_mcp.cache")
+
+if TYPE_CHECKING:  # Redis is imported only when it is configured (start-up time)
+    from resync_mcp.cache.bus import Bus
+    from resync_mcp.cache.l2 import RedisL2
 
 
 class _LeaderCancelled(Exception):

@@ -13,13 +13,15 @@ import hashlib
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import anyio
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from resync_mcp.errors import ResyncError
 from resync_mcp.security.policy import Principal
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 
 class RateLimited(ResyncError):
@@ -107,6 +109,8 @@ class RedisRateLimits(RateLimits):
         self.fallbacks = 0
 
     async def _take(self, key: tuple[str, str], limit: int) -> float:
+        from redis.exceptions import RedisError  # imported only when Redis is configured
+
         name = self.prefix + "rl:" + hashlib.sha256("\x1f".join(key).encode()).hexdigest()[:32]
         try:
             with anyio.fail_after(self.timeout_s):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
 from mcp.server.mcpserver import MCPServer
 
 from resync_mcp.audit.log import AuditLog
@@ -25,6 +28,34 @@ from resync_mcp.services.graph import GraphService
 from resync_mcp.services.health import HealthService
 from resync_mcp.services.knowledge import KnowledgeService
 from resync_mcp.services.plan import PlanService
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class EnabledOnly:
+    """The server as the tool modules see it while registering: a tool the settings do not
+    enable is skipped before the SDK builds its schema and validators (start-up time)."""
+
+    def __init__(self, mcp: MCPServer, enabled: frozenset[str]) -> None:
+        self._mcp, self._enabled = mcp, enabled
+        self.offered: list[str] = []
+
+    def tool(self, name: str | None = None, **kwargs: Any) -> Callable[[F], F]:
+        register = self._mcp.tool(name=name, **kwargs)
+
+        def decorate(fn: F) -> F:
+            self.offered.append(name or fn.__name__)
+            return register(fn) if self.offered[-1] in self._enabled else fn
+
+        return decorate
+
+    def add_tool(self, fn: Callable[..., Any], name: str | None = None, **kwargs: Any) -> None:
+        self.offered.append(name or fn.__name__)
+        if self.offered[-1] in self._enabled:
+            self._mcp.add_tool(fn, name=name, **kwargs)
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self._mcp, attr)
 
 
 def build_server(
@@ -50,22 +81,22 @@ def build_server(
     mcp = shell.mcp
     runner = Runner(pipeline)
     authorize = next(s for s in pipeline.stages if isinstance(s, AuthorizeStage))
-    identity_tools.register(mcp, runner, authorize, svc.engines.names, svc.engines.default, svc.clock)
-    plan_tools.register(mcp, svc, runner, limits)
-    health_tools.register(mcp, health, runner)
-    control_tools.register(mcp, control, runner, pipeline)
-    audit_tools.register(mcp, audit, runner)
+    enabled_only = EnabledOnly(mcp, tools)
+    only = cast(MCPServer, enabled_only)  # a disabled toolset's tools are not even built
+    identity_tools.register(only, runner, authorize, svc.engines.names, svc.engines.default, svc.clock)
+    plan_tools.register(only, svc, runner, limits)
+    health_tools.register(only, health, runner)
+    control_tools.register(only, control, runner, pipeline)
+    audit_tools.register(only, audit, runner)
     if knowledge is not None:
-        knowledge_tools.register(mcp, knowledge, runner)
+        knowledge_tools.register(only, knowledge, runner)
     if graph is not None:
-        graph_tools.register(mcp, graph, runner)
+        graph_tools.register(only, graph, runner)
     prompts.register(mcp)
-    missing = unruled(t.name for t in mcp._tool_manager.list_tools())
+    # every tool offered, enabled or not, and anything registered on the server directly
+    missing = unruled([*enabled_only.offered, *(t.name for t in mcp._tool_manager.list_tools())])
     if missing:
         raise RuntimeError(f"tool(s) {', '.join(missing)} have no rule in security/policy.py RULES; add one")
-    for tool in mcp._tool_manager.list_tools():  # expose only what the settings enable
-        if tool.name not in tools:
-            mcp.remove_tool(tool.name)
     make_strict(mcp)
     compact_tools(mcp)
     resources.register(mcp, svc, health)

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import statistics
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from resync_mcp.audit.log import AuditLog
-from resync_mcp.cache.bus import Bus
 from resync_mcp.cache.stage import CacheStage
 from resync_mcp.clock import Clock, iso
 from resync_mcp.resilience.stages import BreakerStage, BulkheadStage, RetryStage
 from resync_mcp.services.engines import EngineRegistry
 from resync_mcp.services.views import AuditHealth, EngineHealth, HealthResult, RedisHealth
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+    from resync_mcp.cache.bus import Bus
 
 
 class Stages(Protocol):
@@ -52,6 +54,8 @@ class HealthService:
         if self._audit is not None and not self._audit.store.healthy:
             problems["audit"] = "the audit chain cannot be written"
         if self._s.redis is not None:
+            from redis.exceptions import RedisError  # imported only when Redis is configured
+
             try:
                 with anyio.fail_after(1.0):
                     await self._s.redis.ping()
