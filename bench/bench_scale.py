@@ -76,7 +76,9 @@ async def run(size: int, calls: int) -> None:
         failed = (await timed(mcp, "find_jobs", {"status": ["ERROR"], "limit": calls}))[1]["jobs"]
         deps = [(await timed(mcp, "job_dependencies", {"job": j["id"]}))[0] for j in failed[:calls]]
         impact_first = (await timed(mcp, "impact_of_failure", {"job": failed[0]["id"]}))[0]
-        warm = [(await timed(mcp, "impact_of_failure", {"job": j["id"]}))[0] for j in failed[1:calls]]
+        impacts = [await timed(mcp, "impact_of_failure", {"job": j["id"]}) for j in failed[1:calls]]
+        warm = [took for took, _ in impacts]
+        blocked = statistics.median(answer["blocked_total"] for _, answer in impacts)  # the answers' size
         held = (await timed(mcp, "find_jobs", {"status": ["WAITING"], "limit": calls}))[1]["jobs"]
         causes = [(await timed(mcp, "root_cause", {"job": j["id"]}))[0] for j in held]
         paths = [(await timed(mcp, "critical_path", {"target": j["id"]}))[0] for j in held]
@@ -133,7 +135,7 @@ async def run(size: int, calls: int) -> None:
     print(f"  find_jobs, next page         {fmt(nxt)}")
     print(f"  job_dependencies, first call {fmt(deps)}")
     print(f"  impact_of_failure, first     {impact_first:8.1f} ms (the job's downstream, read for it)")
-    print(f"  impact_of_failure, others    {fmt(warm)}")
+    print(f"  impact_of_failure, others    {fmt(warm)} (median answer: {blocked:.0f} jobs blocked)")
     print(f"  root_cause, first calls      {fmt(causes)} (what holds each job, read upward for it)")
     print(f"  critical_path, job, first    {fmt(paths)} (its predecessors, read for it)")
     print(f"  critical_path, job streams   {fmt(stream_paths)} (their jobs and predecessors, read for them)")

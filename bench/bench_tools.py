@@ -9,7 +9,7 @@ same bytes on the wire), measured in the same run.
   server (`serve --demo`, default settings: INFO log line, audit on) against the bare one in its
   own process, runs alternated.
 
-    python bench/bench_tools.py [--jobs 10000] [--calls 300] [--rounds 5] [--http-calls 40] 2>/dev/null
+    python bench/bench_tools.py [--jobs 10000] [--calls 300] [--rounds 5] [--http-calls 40]
 """
 
 from __future__ import annotations
@@ -156,8 +156,13 @@ async def over_http(jobs: int, job: str, payload: JobDetail, calls: int, rounds:
 
 
 async def main(jobs: int, calls: int, rounds: int, http_calls: int) -> None:
-    logs.configure("INFO")  # as the server runs: its per-call line included (to stderr)
-    job, payload = await in_memory(jobs, calls, rounds)
+    logs.configure("INFO")  # as the server runs: its per-call line included, written to a file
+    shown, sys.stderr = sys.stderr, open(os.devnull, "w")  # noqa: SIM115, ASYNC230 (restored below)
+    try:
+        job, payload = await in_memory(jobs, calls, rounds)
+    finally:
+        sys.stderr.close()
+        sys.stderr = shown
     await over_http(jobs, job, payload, http_calls, rounds)
 
 

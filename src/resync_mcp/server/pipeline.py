@@ -190,7 +190,8 @@ class AuditStage:
         details: dict[str, Any] = {"outcome": "error"}
         try:
             result = await next(call)
-            action = getattr(result, "outcome", None)
+            fields = getattr(type(result), "model_fields", None)  # a model without the field: no lookup miss
+            action = getattr(result, "outcome", None) if fields is None or "outcome" in fields else None
             details["outcome"] = "unknown" if action == "unknown" else "ok"
             if action is not None:
                 details["action_outcome"] = action

@@ -66,7 +66,7 @@ def check_id(value: str, what: str) -> str:
 
 
 LARGE_PAGE = 256 * 1024  # bytes of JSON above which a page is parsed in a worker thread
-PARSED_KEEP, PARSED_MAX_BYTES = 256, 64 * 1024  # parsed answers kept beside their bytes
+PARSED_BYTES = 16 * 1024 * 1024  # parsed cache hits kept beside their bytes, at most this much of them
 
 
 class HwaClient:
@@ -97,6 +97,7 @@ class HwaClient:
         self.latencies_ms: deque[float] = deque(maxlen=2000)  # of those requests, for health
         # Answers parsed from the very bytes a cache entry holds: a cache hit is not parsed again.
         self._parsed: OrderedDict[tuple[type[Any], int], tuple[bytes, Any]] = OrderedDict()
+        self._parsed_bytes = 0
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -227,7 +228,7 @@ class HwaClient:
     def _parse(self, model: type[M], fetched: Fetched, what: str) -> M:
         """The model read from an answer. A cached answer hands out the same bytes object on each
         hit, and its model is kept beside it (by identity: the bytes are held, so the key cannot
-        be reused; small objects only). Models are never changed after parsing."""
+        be reused; pages up to LARGE_PAGE). Models are never changed after parsing."""
         content = fetched.content
         key = (model, id(content))
         kept = self._parsed.get(key)
@@ -241,10 +242,12 @@ class HwaClient:
                 f"HWA engine '{self.engine}' sent a response that could not be read while {what}.",
                 hint="The engine version may not match the REST API v2 this server expects.",
             ) from exc
-        if len(content) <= PARSED_MAX_BYTES:
+        if fetched.source != "upstream" and len(content) <= LARGE_PAGE:  # a cache hit: more will come
             self._parsed[key] = (content, parsed)
-            if len(self._parsed) > PARSED_KEEP:
-                self._parsed.popitem(last=False)
+            self._parsed_bytes += len(content)
+            while self._parsed_bytes > PARSED_BYTES:
+                old, _ = self._parsed.popitem(last=False)[1]
+                self._parsed_bytes -= len(old)
         return parsed
 
     async def _page(
