@@ -79,6 +79,7 @@ async def run(size: int, calls: int) -> None:
         impacts = [await timed(mcp, "impact_of_failure", {"job": j["id"]}) for j in failed[1:calls]]
         warm = [took for took, _ in impacts]
         blocked = statistics.median(answer["blocked_total"] for _, answer in impacts)  # the answers' size
+        small = [took for took, answer in impacts if answer["blocked_total"] <= 5]  # like-sized answers
         held = (await timed(mcp, "find_jobs", {"status": ["WAITING"], "limit": calls}))[1]["jobs"]
         causes = [(await timed(mcp, "root_cause", {"job": j["id"]}))[0] for j in held]
         paths = [(await timed(mcp, "critical_path", {"target": j["id"]}))[0] for j in held]
@@ -136,6 +137,7 @@ async def run(size: int, calls: int) -> None:
     print(f"  job_dependencies, first call {fmt(deps)}")
     print(f"  impact_of_failure, first     {impact_first:8.1f} ms (the job's downstream, read for it)")
     print(f"  impact_of_failure, others    {fmt(warm)} (median answer: {blocked:.0f} jobs blocked)")
+    print(f"    of which answers of <= 5   {fmt(small)} ({len(small)} calls: like for like across plan sizes)")
     print(f"  root_cause, first calls      {fmt(causes)} (what holds each job, read upward for it)")
     print(f"  critical_path, job, first    {fmt(paths)} (its predecessors, read for it)")
     print(f"  critical_path, job streams   {fmt(stream_paths)} (their jobs and predecessors, read for them)")

@@ -9,7 +9,7 @@ from mcp import Client
 
 from resync_mcp.app import App
 from resync_mcp.clock import FakeClock
-from resync_mcp.graph import builder
+from resync_mcp.graph import builder, refresh
 from resync_mcp.simulator import Simulator
 from resync_mcp.tws.client import HwaClient
 from tests.conftest import call
@@ -36,7 +36,7 @@ async def test_the_built_graph_matches_the_plan(hwa: HwaClient, sim: Simulator, 
 async def test_refresh_rereads_only_the_jobs_that_changed(hwa: HwaClient, sim: Simulator, clock: FakeClock) -> None:
     g = await builder.build(hwa, clock.now())
     before = hwa.requests_made
-    unchanged = await builder.refresh(hwa, g, clock.now())
+    unchanged = await refresh.refresh(hwa, g, clock.now())
     assert (unchanged.changed, unchanged.added, unchanged.removed) == (0, 0, 0)
     assert hwa.requests_made - before <= 3  # the light pass, no job re-read
     sim.state()
@@ -44,7 +44,7 @@ async def test_refresh_rereads_only_the_jobs_that_changed(hwa: HwaClient, sim: S
     for j in held:
         j.held = True
     sim.plan.changed()
-    report = await builder.refresh(hwa, g, clock.now())
+    report = await refresh.refresh(hwa, g, clock.now())
     assert report.changed == len(held) and report.checked == len(sim.plan.jobs)
     assert all(g.nodes[j.id].held for j in held)
 

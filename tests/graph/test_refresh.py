@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from resync_mcp.clock import FakeClock
-from resync_mcp.graph import builder
+from resync_mcp.graph import builder, refresh
 from resync_mcp.graph.model import PlanGraph
 from resync_mcp.graph.store import EmbeddedGraphStore
 from resync_mcp.graph.whole import WholePlan
@@ -53,7 +53,7 @@ async def test_what_moved_is_enough_to_match_a_fresh_build(minutes: int) -> None
     sim.state()
     moved = sum(1 for j in sim.plan.jobs if before[j.id] != j.status)
     assert moved > 0, "the plan moved"
-    report = await builder.refresh(hwa, g, clock.now(), since=since)
+    report = await refresh.refresh(hwa, g, clock.now(), since=since)
     assert not report.full and report.checked < len(sim.plan.jobs) // 5  # what moved, not the plan
     assert report.changed > 0
     assert differences(g, await builder.build(hwa, clock.now())) == []
@@ -66,7 +66,7 @@ async def test_an_engine_that_refuses_the_time_filter_gets_the_full_pass() -> No
     g = await builder.build(hwa, clock.now())
     since = clock.now() - SKEW
     clock.advance(600)
-    report = await builder.refresh(hwa, g, clock.now(), since=since)
+    report = await refresh.refresh(hwa, g, clock.now(), since=since)
     assert report.full and report.checked == len(sim.plan.jobs)
     assert differences(g, await builder.build(hwa, clock.now())) == []
 
@@ -81,10 +81,10 @@ async def test_a_hold_by_someone_else_waits_for_the_full_pass_and_ours_does_not(
     for j in (theirs, ours):
         j.held = True
     sim.plan.changed()
-    report = await builder.refresh(hwa, g, clock.now(), since=clock.now() - SKEW, dirty=[ours.id])
+    report = await refresh.refresh(hwa, g, clock.now(), since=clock.now() - SKEW, dirty=[ours.id])
     assert not report.full
     assert g.nodes[ours.id].held and not g.nodes[theirs.id].held  # the engine shows no time for a hold
-    full = await builder.refresh(hwa, g, clock.now())
+    full = await refresh.refresh(hwa, g, clock.now())
     assert full.full and g.nodes[theirs.id].held
 
 
@@ -95,7 +95,7 @@ async def test_a_submit_changes_the_count_and_the_refresh_goes_full() -> None:
     g = await builder.build(hwa, clock.now())
     model = sim.plan.streams[3]
     sim.actions.submit_stream(model, sim.now(), {})  # as the engine's submit route does
-    report = await builder.refresh(hwa, g, clock.now(), since=clock.now() - SKEW)
+    report = await refresh.refresh(hwa, g, clock.now(), since=clock.now() - SKEW)
     assert report.full and report.added == len(model.jobs)
     assert differences(g, await builder.build(hwa, clock.now())) == []
 

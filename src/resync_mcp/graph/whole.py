@@ -23,7 +23,7 @@ import structlog
 from resync_mcp.clock import Clock
 from resync_mcp.collector import no_full_collections
 from resync_mcp.graph import analysis as a
-from resync_mcp.graph import builder
+from resync_mcp.graph import builder, refresh
 from resync_mcp.graph.model import PlanGraph
 from resync_mcp.graph.store import GraphStore
 from resync_mcp.tws.client import HwaClient
@@ -42,7 +42,7 @@ class State:
     done: int = 0  # jobs read by the running build
     total: int | None = None
     error: str | None = None  # why the last read failed
-    last: builder.RefreshReport | None = None
+    last: refresh.RefreshReport | None = None
     full_at: float = float("-inf")  # monotonic: the last read that compared every job
     dirty: set[str] = field(default_factory=set)  # what our writes touched since the last read
 
@@ -115,7 +115,7 @@ class WholePlan:
         since = None if full or g.as_of is None else g.as_of - SKEW
         dirty, s.dirty = s.dirty, set()
         try:
-            s.last = await builder.refresh(client, g, now, since=since, dirty=dirty)
+            s.last = await refresh.refresh(client, g, now, since=since, dirty=dirty)
         except BaseException:
             s.dirty |= dirty  # still to re-read next time
             raise

@@ -148,7 +148,8 @@ class Simulator:
         await asyncio.sleep(first_delay_s)
         while True:
             self.state()
-            await asyncio.sleep(self.tick_seconds / 3)
+            t = self.clock.now() + self._offset  # sleep to just past the next tick's start
+            await asyncio.sleep(self.tick_seconds - t.second % self.tick_seconds - t.microsecond / 1e6 + 0.01)
 
     def state(self) -> datetime:
         now = self.now()

@@ -8,13 +8,8 @@ from mcp.server.mcpserver import MCPServer
 from pydantic import Field
 
 from resync_mcp.server.tools import READ, Engine, Runner
-from resync_mcp.services.graph import (
-    CriticalPathResult,
-    DeadlineRisks,
-    GraphService,
-    ImpactResult,
-    RootCauseResult,
-)
+from resync_mcp.services.graph import GraphService
+from resync_mcp.services.graph_views import CriticalPathResult, DeadlineRisks, ImpactResult, RootCauseResult
 
 JobRef = Annotated[
     str, Field(min_length=1, max_length=140, description="Job id (UUID) or JOBSTREAM.JOB (WORKSTATION#JOBSTREAM.JOB)")
