@@ -105,7 +105,8 @@ class WholePlan:
             s.task = None
 
     async def _fetch(self, client: HwaClient, s: State, now: datetime, began: float) -> PlanGraph:
-        """A first build, or a refresh in place (on this loop: readers never see half a change)."""
+        """A first build, or a refresh in place, on this loop: a reader may find it part-way, with
+        each job either as it was or as re-read (a job is replaced whole, never half)."""
         if s.graph is None:
             g = await builder.build(client, now, on_page=lambda done, total: _count(s, done, total))
             s.last, s.full_at = None, began

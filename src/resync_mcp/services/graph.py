@@ -214,10 +214,14 @@ class GraphService:
         progress = None
         if s.task is not None:
             took = self.clock.monotonic() - s.started
-            what = "refreshing the plan graph" if g is not None else "reading the whole plan"
-            of = f" of {s.total:,}" if s.total else ""
-            pct = f" ({100 * s.done // s.total}%)" if s.total else ""
-            progress = f"{what} in the background: {s.done:,}{of} jobs read{pct}, started {took:.0f} s ago"
+            if g is not None:  # a refresh reads what moved: there is no total to count against
+                progress = f"refreshing the plan graph in the background, started {took:.0f} s ago"
+            else:
+                of = f" of {s.total:,}" if s.total else ""
+                pct = f" ({100 * s.done // s.total}%)" if s.total else ""
+                progress = (
+                    f"reading the whole plan in the background: {s.done:,}{of} jobs read{pct}, started {took:.0f} s ago"
+                )
         notes = [f"the last read failed ({s.error}); it is retried on the next question"] if s.error else []
         if g is None:
             late = await self.plan.find_jobs(engine=engine, late=True, limit=limit)
