@@ -77,3 +77,12 @@ def test_the_per_call_line_written_directly_is_the_one_the_chain_writes(
         return line.split(" ", 1)[1]
 
     assert without_time(direct) == without_time(chained)
+
+
+def test_a_line_break_in_a_value_cannot_forge_a_log_line(capsys: pytest.CaptureFixture[str]) -> None:
+    import structlog
+
+    configure("INFO")
+    structlog.get_logger("test").info("tool_call", engine="demo\n2026-01-01T00:00:00Z [info] forged", ms=1.0)
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "forged" in lines[0]

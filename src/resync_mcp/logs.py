@@ -52,7 +52,10 @@ def _plain(_: object, __: str, event: structlog.typing.EventDict) -> str:
     container's stderr gets this, at a fraction of the cost per line)."""
     head = f"{event.pop('timestamp', '')} [{event.pop('level', '')}] {event.pop('event', '')}"
     exc = event.pop("exception", None)
-    line = " ".join([head, *(f"{k}={v if isinstance(v, str) else repr(v)}" for k, v in sorted(event.items()))])
+    # A string shown as is unless it holds a line break or other control character: one event, one line.
+    line = " ".join(
+        [head, *(f"{k}={v if isinstance(v, str) and v.isprintable() else repr(v)}" for k, v in sorted(event.items()))]
+    )
     return f"{line}\n{exc}" if exc else line
 
 
