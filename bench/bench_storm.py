@@ -4,7 +4,8 @@ Twenty in-memory client sessions make 2,000 tool calls between them, mostly abou
 failed jobs (the usual 3 a.m. picture), against the simulator with 20 ms added upstream latency.
 The same workload runs with the cache on and off, in the same run. Then the engine goes down
 (every request 503) and the calls made while the breaker is open are timed. Last, a cached
-``get_job`` is timed against a bare SDK tool that returns a constant.
+``get_job`` is timed against a bare SDK tool whose async ``get_job`` returns the same payload
+(bench_tools.py's baseline).
 
     python bench/bench_storm.py [--sessions 20] [--calls 2000] [--latency-ms 20] [--jobs 2000]
 """
@@ -21,12 +22,13 @@ from typing import Any
 
 import anyio
 from mcp import Client, types
-from mcp.server.mcpserver import MCPServer
 
+from bench_tools import bare_server
 from resync_mcp import logs
 from resync_mcp.app import App, build_app
 from resync_mcp.clock import SystemClock
 from resync_mcp.config import load_settings
+from resync_mcp.services.views import JobDetail
 from resync_mcp.simulator import Simulator
 from resync_mcp.simulator.faults import FaultConfig, Faults
 
@@ -170,16 +172,10 @@ async def main(sessions: int, n_calls: int, latency_ms: float, jobs: int) -> Non
     )
     print(f"  what the caller reads: {probe.content[0].text[:160]}")  # type: ignore[union-attr]
 
-    # --- cached get_job against a bare SDK tool returning a constant, in memory, interleaved.
-    # Two paths: Client.call_tool (the Python SDK client also re-validates the result against
-    # the tool's output schema with jsonschema, a client-side cost that grows with the schema)
-    # and the raw tools/call request (transport + server: what every client pays).
-    bare = MCPServer("bare")
-
-    @bare.tool()
-    def const() -> dict[str, int]:
-        return {"value": 1}
-
+    # --- cached get_job against bench_tools.py's bare server (the same payload, async), in
+    # memory, interleaved. Two paths: Client.call_tool (the Python SDK client also re-validates
+    # the result against the tool's output schema with jsonschema, a client-side cost that grows
+    # with the schema) and the raw tools/call request (transport + server: what every client pays).
     app = make_app(jobs, latency_ms, cache=True)
     sim = app.simulators["demo"]
     sim.state()
@@ -190,22 +186,27 @@ async def main(sessions: int, n_calls: int, latency_ms: float, jobs: int) -> Non
         return lambda: client.session.send_request(request, types.CallToolResult)
 
     paths: dict[str, dict[str, list[float]]] = {"Client.call_tool": {}, "raw tools/call": {}}
-    async with Client(bare) as b, Client(app.server) as g:
-        await g.call_tool("get_job", {"job": finished})  # warm: the one upstream request
-        fns = {
-            "Client.call_tool": (lambda: b.call_tool("const", {}), lambda: g.call_tool("get_job", {"job": finished})),
-            "raw tools/call": (raw(b, "const", {}), raw(g, "get_job", {"job": finished})),
-        }
-        for path, (bare_fn, job_fn) in fns.items():
-            await timed(30, bare_fn)
-            await timed(30, job_fn)
-            lat = paths[path]
-            for _ in range(10):  # interleaved, so drift hits both alike
-                lat.setdefault("bare", []).extend(await timed(30, bare_fn))
-                lat.setdefault("get_job", []).extend(await timed(30, job_fn))
-        assert not (await fns["raw tools/call"][1]()).is_error
+    async with Client(app.server) as g:
+        first = await g.call_tool("get_job", {"job": finished})  # warm: the one upstream request
+        bare = bare_server(JobDetail.model_validate(first.structured_content))
+        async with Client(bare) as b:
+            fns = {
+                "Client.call_tool": (
+                    lambda: b.call_tool("get_job", {"job": finished}),
+                    lambda: g.call_tool("get_job", {"job": finished}),
+                ),
+                "raw tools/call": (raw(b, "get_job", {"job": finished}), raw(g, "get_job", {"job": finished})),
+            }
+            for path, (bare_fn, job_fn) in fns.items():
+                await timed(30, bare_fn)
+                await timed(30, job_fn)
+                lat = paths[path]
+                for _ in range(10):  # interleaved, so drift hits both alike
+                    lat.setdefault("bare", []).extend(await timed(30, bare_fn))
+                    lat.setdefault("get_job", []).extend(await timed(30, job_fn))
+            assert not (await fns["raw tools/call"][1]()).is_error
     await app.aclose()
-    print("cached get_job vs a bare SDK tool returning a constant (in memory, 300 calls each):")
+    print("cached get_job vs a bare async tool returning the same payload (in memory, 300 calls each):")
     for path, lat in paths.items():
         bm, gm = statistics.median(lat["bare"]), statistics.median(lat["get_job"])
         print(f"  {path:<17} get_job p50 {gm:.3f} ms, bare p50 {bm:.3f} ms: {gm / bm:.2f}x")

@@ -53,7 +53,10 @@ class WholePlan:
         self.states: dict[str, State] = {}
 
     def state(self, engine: str) -> State:
-        return self.states.setdefault(engine, State())
+        s = self.states.get(engine)
+        if s is None:  # not setdefault: that would build a throwaway State on every question
+            s = self.states[engine] = State()
+        return s
 
     def fresh(self, engine: str) -> PlanGraph | None:
         s = self.states.get(engine)
