@@ -95,7 +95,9 @@ def start(cmd: list[str], env: dict[str, str], cwd: Path, port: int) -> subproce
 
 
 async def in_memory(jobs: int, calls: int, rounds: int) -> tuple[str, JobDetail]:
-    app = build_app(load_settings(None, {"demo": {"enabled": True, "jobs": jobs, "seed": 42}}))
+    # No knowledge warm-up (as over HTTP below): loading the model in a thread would run during the rounds.
+    demo = {"demo": {"enabled": True, "jobs": jobs, "seed": 42}, "knowledge": {"warm_up": False}}
+    app = build_app(load_settings(None, demo))
     job = app.simulators["demo"].plan.jobs[jobs // 2].id
     await app.start()
     async with Client(app.server) as ours:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Histogram, disable_created_metrics, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -63,12 +63,20 @@ class Metrics:
         )
         self.sources: Sources | None = None
         self.registry.register(_Live(self))
+        self._children: dict[tuple[object, ...], Any] = {}  # labels() takes a lock and builds keys: once per set
+
+    def _child(self, metric: Histogram, labels: tuple[str, ...]) -> Any:
+        key = (id(metric), *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     def tool_call(self, tool: str, outcome: str, error_type: str, transport: str, seconds: float) -> None:
-        self.calls.labels("tools/call", tool, outcome, error_type, transport).observe(seconds)
+        self._child(self.calls, ("tools/call", tool, outcome, error_type, transport)).observe(seconds)
 
     def upstream_request(self, engine: str, operation: str, method: str, seconds: float) -> None:
-        self.upstream.labels(engine, operation, method).observe(seconds)
+        self._child(self.upstream, (engine, operation, method)).observe(seconds)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -33,12 +33,21 @@ def last_good(db: sqlite3.Connection, public_key: str) -> tuple[int, str]:
 Opens = Callable[[dict[str, Any]], bool]
 
 
-def segment_break(db: sqlite3.Connection, start: tuple[int, str], opens: Opens | None = None) -> int | None:
+def segment_break(
+    db: sqlite3.Connection,
+    start: tuple[int, str],
+    opens: Opens | None = None,
+    written: Mapping[int, tuple[str, tuple[Any, ...]]] | None = None,
+) -> int | None:
     """The first record after ``start`` that does not link, is missing, or (with ``opens``)
     does not decrypt; None when all are sound. A forger without the KEK can relink hashes but
     cannot produce a ciphertext that opens, so a relinked forgery is caught before signing.
 
     ``start`` is a signed (seq, head); the record at that seq must still carry that head.
+    ``written``: seq -> (the previous hash, the row) of each record this process sealed and linked
+    itself. A stored row still equal to it, after the same previous hash, links by construction
+    and is the very ciphertext sealed then: it is not hashed or decrypted again. Any other row,
+    another process's or a changed one, is.
     """
     seq0, head = start
     if seq0:
@@ -46,14 +55,16 @@ def segment_break(db: sqlite3.Connection, start: tuple[int, str], opens: Opens |
         if row is None or row[0] != head:
             return seq0
     expected = seq0 + 1
-    for seq, ts, kind, key_id, nonce, ct, stored in db.execute(
+    for row in db.execute(
         "SELECT seq, ts, kind, key_id, nonce, ct, hash FROM records WHERE seq > ? ORDER BY seq", (seq0,)
     ):
-        body = {"seq": seq, "ts": ts, "kind": kind, "key_id": key_id, "nonce": nonce, "ct": ct}
-        if seq != expected or chain.link(head, body) != stored:
+        seq, ts, kind, key_id, nonce, ct, stored = row
+        if seq != expected:
             return expected
-        if opens is not None and not opens(body):
-            return expected
+        if written is None or written.get(seq) != (head, row):
+            body = {"seq": seq, "ts": ts, "kind": kind, "key_id": key_id, "nonce": nonce, "ct": ct}
+            if chain.link(head, body) != stored or (opens is not None and not opens(body)):
+                return expected
         head, expected = stored, expected + 1
     return None
 

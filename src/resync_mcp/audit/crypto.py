@@ -10,6 +10,7 @@ a ciphertext moved to another record does not decrypt.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import os
 from pathlib import Path
@@ -49,8 +50,19 @@ def seal(data_key: bytes, seq: int, key_id: str, plaintext: bytes, bound: str = 
     """``bound`` (the row's kind and time) is authenticated with the ciphertext: a record's
     plaintext header cannot be changed and relinked without the ciphertext failing to open."""
     nonce = os.urandom(12)
-    ct = AESGCM(data_key).encrypt(nonce, plaintext, _aad(seq, key_id, bound))
+    ct = _sealer(data_key).encrypt(nonce, plaintext, _aad(seq, key_id, bound))
     return base64.b64encode(nonce).decode(), base64.b64encode(ct).decode()
+
+
+@functools.lru_cache(maxsize=64)
+def _sealer(data_key: bytes) -> AESGCM:
+    """A cipher per data key, set up once: every audit record is sealed. Shredding clears it."""
+    return AESGCM(data_key)
+
+
+def forget_keys() -> None:
+    """Drop the ciphers kept for sealing (after a shred: no key material outlives its wrap)."""
+    _sealer.cache_clear()
 
 
 def _aad(seq: int, key_id: str, bound: str) -> bytes:

@@ -78,4 +78,5 @@ class DataKeys:
             (self._now(), tag),
         )
         self._cache = {k: v for k, v in self._cache.items() if not k.startswith(tag + ".")}
+        c.forget_keys()
         return tag, cur.rowcount

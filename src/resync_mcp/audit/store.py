@@ -78,7 +78,8 @@ class _Entry:
 
 
 def _iso(ts: datetime) -> str:
-    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """``2026-11-30T09:56:50.123456Z`` (isoformat is several times cheaper than strftime)."""
+    return ts.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def _private(path: Path) -> None:
@@ -117,6 +118,7 @@ class AuditStore:
         self._modes_set = False  # the WAL files made owner-only (they appear at the first write)
         self._keys: DataKeys | None = None
         self._committed = (0, chain.GENESIS)  # the chain's tail after our last commit
+        self._written: dict[int, tuple[str, tuple[Any, ...]]] = {}  # seq -> (previous hash, row) we sealed
         self._pending: list[_Entry] = []
         self.kick: Callable[[], None] | None = None  # wakes a committer thread (the server's), if any
         self._kicked = False
@@ -296,8 +298,11 @@ class AuditStore:
                 plain = e.plaintext if isinstance(e.plaintext, bytes) else chain.canonical(e.plaintext, lenient=True)
                 nonce, ct = c.seal(e.key, seq, e.key_id, plain, f"{e.kind}|{e.ts}")
                 body = {"seq": seq, "ts": e.ts, "kind": e.kind, "key_id": e.key_id, "nonce": nonce, "ct": ct}
-                head = chain.link(head, body)
-                rows.append((seq, e.ts, e.kind, e.key_id, nonce, ct, head))
+                prev, head = head, chain.link(head, body)
+                row = (seq, e.ts, e.kind, e.key_id, nonce, ct, head)
+                rows.append(row)
+                if len(self._written) < 4 * self._every + 4096:  # bounded even if checkpoints are refused
+                    self._written[seq] = (prev, row)
             self._db.executemany(
                 "INSERT INTO records (seq, ts, kind, key_id, nonce, ct, hash) VALUES (?, ?, ?, ?, ?, ?, ?)", rows
             )
@@ -338,10 +343,11 @@ class AuditStore:
         seq, head = self._tail()
         if seq == 0:
             return None
-        broken = cps.segment_break(self._db, self._signed, self.opens)
+        broken = cps.segment_break(self._db, self._signed, self.opens, self._written)
         if broken is not None:
             self.stats.damaged_at = broken
             return None
+        self._written = {k: v for k, v in self._written.items() if k > seq}
         ts = _iso(self._clock.now())
         signature = self._signer.sign(chain.checkpoint_message(seq, head, ts)).hex()
         cp = {"seq": seq, "head": head, "ts": ts, "public_key": self.public_key, "signature": signature}

@@ -21,6 +21,7 @@ class Entry:
     stale_until: float  # monotonic: never served after this
     tags: set[str] = field(default_factory=set)
     size: int = 0
+    served: Fetched | None = field(default=None, repr=False, compare=False)  # the hit's answer, made once
 
 
 class _Lru(LRUCache[str, Entry]):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from resync_mcp.tws.upstream import UpstreamCall
 
@@ -30,8 +32,13 @@ class Ttls:
 
 def cache_key(call: UpstreamCall) -> str:
     """Engine, the caller's scope and the exact request: one user never gets another scope's data."""
-    raw = "\x1f".join((call.engine, call.scope, call.path, repr(call.params), repr(call.headers)))
-    return f"{call.engine}:{call.kind}:{hashlib.sha256(raw.encode()).hexdigest()[:32]}"
+    return _key(call.engine, call.kind, call.scope, call.path, call.params, call.headers)
+
+
+@functools.lru_cache(maxsize=4096)  # every cached read works its key out: the hot ones once
+def _key(engine: str, kind: str, scope: str, path: str, params: tuple[Any, ...], headers: tuple[Any, ...]) -> str:
+    raw = "\x1f".join((engine, scope, path, repr(params), repr(headers)))
+    return f"{engine}:{kind}:{hashlib.sha256(raw.encode()).hexdigest()[:32]}"
 
 
 def data_class(call: UpstreamCall, content: bytes) -> str:

@@ -65,7 +65,10 @@ class CacheStage:
         return l1
 
     def _count(self, klass: str, what: str) -> None:
-        self.stats.setdefault(klass, Counter())[what] += 1
+        counts = self.stats.get(klass)
+        if counts is None:  # not setdefault: that builds a Counter on every call
+            counts = self.stats[klass] = Counter()
+        counts[what] += 1
 
     def _store(self, call: UpstreamCall, key: str, fetched: Fetched | None, not_found: str | None) -> Entry:
         now = self._clock.monotonic()
@@ -125,7 +128,11 @@ class CacheStage:
                     self._count(entry.klass, "negative_hit")
                     raise NotFound(entry.not_found or "Not found.")
                 self._count(entry.klass, "hit")
-                return replace(entry.value, source=entry.value.source if entry.value.source == "l2" else "l1")
+                served = entry.served  # immutable: every hit on this entry can share one
+                if served is None:
+                    source = "l2" if entry.value.source == "l2" else "l1"
+                    served = entry.served = replace(entry.value, source=source)
+                return served
             # Stale-while-revalidate needs the bus: without it the refresh may be hiding a write.
             bus_up = self.bus is None or self.bus.up
             if entry.value is not None and bus_up and now < entry.fresh_until + self.ttls.swr_s:

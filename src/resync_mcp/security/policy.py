@@ -12,6 +12,7 @@ and the allow and deny lists; ``read_only`` overrides everything.
 from __future__ import annotations
 
 import contextvars
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -111,7 +112,13 @@ class Principal:
         return self.id if self.via == "local" else f"{self.via}:{self.issuer or ''}:{self.id}"
 
     def toolsets(self) -> frozenset[str]:
-        return frozenset().union(*(ROLE_TOOLSETS.get(r, frozenset()) for r in self.roles))
+        return _toolsets(self.roles)
+
+
+@functools.lru_cache(maxsize=256)
+def _toolsets(roles: frozenset[str]) -> frozenset[str]:
+    """Decided on every call: a principal's few role sets are worked out once."""
+    return frozenset().union(*(ROLE_TOOLSETS.get(r, frozenset()) for r in roles))
 
 
 # The principal of the call in progress, when it is not the server's configured one.
