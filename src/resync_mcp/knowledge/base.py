@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import re
 import threading
@@ -26,12 +27,26 @@ from cachetools import LRUCache
 from resync_mcp.errors import ResyncError
 from resync_mcp.knowledge import messages
 from resync_mcp.knowledge.chunking import Chunk, Document, chunk
+from resync_mcp.knowledge.confidence import Answer, assess
+from resync_mcp.knowledge.idents import identifiers, words
 from resync_mcp.knowledge.readers import SUFFIXES, UnreadableFile, read
-from resync_mcp.knowledge.search import Passage, fuse
+from resync_mcp.knowledge.search import Passage, rank
 from resync_mcp.paths import writable_folder
 
 DIM = 384
-_COLUMNS = ["content_hash", "doc_id", "source", "title", "section", "ordinal", "kind", "text"]
+_COLUMNS = [
+    "content_hash",
+    "doc_id",
+    "source",
+    "title",
+    "section",
+    "ordinal",
+    "kind",
+    "text",
+    "status",
+    "superseded_by",
+    "idents",
+]
 _TAG = re.compile(r"^[A-Za-z0-9_.:-]{1,40}$")
 
 
@@ -152,6 +167,8 @@ class KnowledgeBase:
         self._lock = threading.RLock()
         self._manifest: dict[str, DocInfo] = {}
         self._ready = False
+        self._stale_sources: list[str] = []  # documents of a table from an earlier version, to read again
+        self._idents: _IdentIndex | None = None  # built on first search, dropped by every change
 
     # ------------------------------------------------------------------ opening
     def _open(self) -> Any:
@@ -173,7 +190,14 @@ class KnowledgeBase:
         self._db = lancedb.connect(str(self.dir.resolve()))
         try:
             self._table = self._db.open_table("chunks")
+            if "idents" not in self._table.schema.names:  # written by an earlier version: rebuilt
+                self._table = None
+                self._db.drop_table("chunks")
+                self._stale_sources = [d.source for d in self._load_manifest().values()]
+                self._manifest_path().unlink(missing_ok=True)
         except (ValueError, FileNotFoundError):
+            pass
+        if self._table is None:
             schema = pa.schema(
                 [
                     ("id", pa.string()),
@@ -187,6 +211,9 @@ class KnowledgeBase:
                     ("tags", pa.list_(pa.string())),
                     ("applies_to", pa.list_(pa.string())),
                     ("text", pa.string()),
+                    ("status", pa.string()),
+                    ("superseded_by", pa.string()),
+                    ("idents", pa.string()),  # identifiers kept whole, space-separated
                     ("vector", pa.list_(pa.float32(), DIM)),
                 ]
             )
@@ -202,6 +229,10 @@ class KnowledgeBase:
                 if self.starter:
                     self._ingest_documents(list(starter_documents()), IngestReport(), progress=None)
                 self._ready = True
+                stale, self._stale_sources = self._stale_sources, []
+                again = [Path(s) for s in stale if not s.startswith("builtin:") and Path(s).is_file()]
+                if again:
+                    self.ingest(again)
         return self
 
     @property
@@ -339,11 +370,14 @@ class KnowledgeBase:
             "tags": list(c.tags),
             "applies_to": list(c.applies_to),
             "text": c.text,
+            "status": c.status,
+            "superseded_by": c.superseded_by,
+            "idents": " ".join(c.idents),
             "vector": vector,
         }
 
-    @staticmethod
-    def _reindex(table: Any) -> None:
+    def _reindex(self, table: Any) -> None:
+        self._idents = None
         if table.count_rows() > 0:
             from lancedb.index import FTS
 
@@ -393,10 +427,25 @@ class KnowledgeBase:
         kind: str | None = None,
         mode: str = "hybrid",
     ) -> list[Passage]:
-        """Passages for ``query``: vector, keyword (full text) or both fused (reciprocal rank)."""
+        """Passages for ``query`` (see ``answer``)."""
+        return self.answer(query, limit=limit, tags=tags, source=source, kind=kind, mode=mode).passages
+
+    def answer(
+        self,
+        query: str,
+        *,
+        limit: int = 8,
+        tags: list[str] | None = None,
+        source: str | None = None,
+        kind: str | None = None,
+        mode: str = "hybrid",
+    ) -> Answer:
+        """Passages for ``query`` from the vector search, the full-text search or both, with exact
+        identifier matches, ranked per document (knowledge/search.py); and how far they answer it
+        (knowledge/confidence.py)."""
         table = self.ready()._open()
         if table.count_rows() == 0 or not query.strip():
-            return []
+            return assess([], [], frozenset(), coverage=0.0, query=query)
         where = self._where(tags, source, kind)
         depth = max(limit * 4, 20)
         vector_hits: list[dict[str, Any]] = []
@@ -410,7 +459,22 @@ class KnowledgeBase:
             if text:
                 q = table.search(text, query_type="fts").select([*_COLUMNS, "_score"]).limit(depth)
                 keyword_hits = (q.where(where, prefilter=True) if where else q).to_list()
-        return fuse(vector_hits, keyword_hits, limit=limit)
+        index = self._ident_index(table)
+        query_ids = identifiers(query)
+        ident_hits = index.rows_with(query_ids, tags, source, kind) if mode != "vector" else []
+        described = index.word_mass(query, query_ids)
+        passages = rank(vector_hits, keyword_hits, ident_hits, query_ids, index.idf, limit=limit, described=described)
+        coverage = index.coverage(query, passages[0].doc_id) if passages else 0.0
+        return assess(passages, query_ids, index.known, coverage=coverage, query=query)
+
+    def _ident_index(self, table: Any) -> _IdentIndex:
+        index = self._idents
+        if index is None:
+            with self._lock:
+                index = self._idents = _IdentIndex(
+                    table.search().select([*_COLUMNS, "tags"]).limit(10_000_000).to_list()
+                )
+        return index
 
     @staticmethod
     def _where(tags: list[str] | None, source: str | None, kind: str | None) -> str | None:
@@ -478,3 +542,60 @@ def starter_documents() -> Iterable[tuple[Document, str]]:
     meta = "---\ntitle: HWA message, return code and status reference\nkind: reference\ntags: [reference]\n---\n"
     digest = hashlib.sha256(reference.encode()).hexdigest()
     yield read(Path("messages.md"), source="builtin:reference/messages.md", text=meta + reference), digest
+
+
+class _IdentIndex:
+    """Which chunks hold each identifier and how rare it is (log inverse document frequency); and
+    each document's content words, to tell how much of a question a document covers."""
+
+    def __init__(self, rows: list[dict[str, Any]]) -> None:
+        self._postings: dict[str, list[dict[str, Any]]] = {}
+        docs: dict[str, set[str]] = {}
+        self._words: dict[str, set[str]] = {}
+        for row in rows:
+            doc = str(row["doc_id"])
+            self._words.setdefault(doc, set()).update(words(f"{row['title']} {row['text']}"))
+            for ident in str(row.get("idents") or "").split():
+                self._postings.setdefault(ident, []).append(row)
+                docs.setdefault(ident, set()).add(doc)
+        total = max(1, len(self._words))
+        self.idf = {i: math.log(1 + total / len(d)) for i, d in docs.items()}
+        self.known = frozenset(self._postings)
+        frequency: dict[str, int] = {}
+        for held in self._words.values():
+            for w in held:
+                frequency[w] = frequency.get(w, 0) + 1
+        self._word_idf = {w: math.log(1 + total / n) for w, n in frequency.items()}
+        self._unseen_idf = math.log(1 + total)
+
+    def word_mass(self, query: str, query_ids: list[str]) -> float:
+        """The rarity-weighted mass of the question's content words outside its identifiers."""
+        rest = query
+        for ident in sorted(query_ids, key=len, reverse=True):
+            rest = re.sub(re.escape(ident), " ", rest, flags=re.I)
+        return sum(self._word_idf.get(w, self._unseen_idf) for w in words(rest))
+
+    def coverage(self, query: str, doc_id: str) -> float:
+        """The share of the question's content words (weighted by rarity; a word no document
+        uses weighs most) that the document uses."""
+        asked = words(query)
+        weight = {w: self._word_idf.get(w, self._unseen_idf) for w in asked}
+        total = sum(weight.values())
+        held = self._words.get(doc_id, set())
+        return sum(v for w, v in weight.items() if w in held) / total if total else 1.0
+
+    def rows_with(
+        self, idents: list[str], tags: list[str] | None, source: str | None, kind: str | None, most: int = 50
+    ) -> list[dict[str, Any]]:
+        """Chunks holding any of ``idents`` (rarest first), within the search's filters."""
+        out: dict[str, dict[str, Any]] = {}
+        for ident in sorted((i for i in idents if i in self._postings), key=lambda i: -self.idf[i]):
+            for row in self._postings[ident]:
+                if (tags and not set(tags) & set(row.get("tags") or ())) or (source and row["source"] != source):
+                    continue
+                if kind and row.get("kind") != kind:
+                    continue
+                out.setdefault(str(row["content_hash"]), row)
+                if len(out) >= most:
+                    return list(out.values())
+        return list(out.values())

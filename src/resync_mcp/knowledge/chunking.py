@@ -11,6 +11,8 @@ import hashlib
 import re
 from dataclasses import dataclass
 
+from resync_mcp.knowledge.idents import identifiers
+
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _FRONT = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.S)
 
@@ -23,6 +25,8 @@ class Document:
     kind: str = "doc"  # runbook, reference, doc
     tags: tuple[str, ...] = ()
     applies_to: tuple[str, ...] = ()  # job / job stream name patterns ('*' or '@' wildcards)
+    status: str = "current"  # current, obsolete, historical or draft (knowledge/status.py)
+    superseded_by: str | None = None
 
     @property
     def doc_id(self) -> str:
@@ -41,6 +45,9 @@ class Chunk:
     kind: str
     tags: tuple[str, ...]
     applies_to: tuple[str, ...]
+    status: str = "current"
+    superseded_by: str | None = None
+    idents: tuple[str, ...] = ()  # identifiers kept whole (knowledge/idents.py)
 
 
 def front_matter(text: str) -> tuple[dict[str, str | list[str]], str]:
@@ -140,6 +147,9 @@ def chunk(doc: Document, *, size: int = 900, overlap: int = 150) -> list[Chunk]:
                     doc.kind,
                     doc.tags,
                     doc.applies_to,
+                    doc.status,
+                    doc.superseded_by,
+                    tuple(identifiers(f"{doc.title}\n{text}")),
                 )
             )
     return out

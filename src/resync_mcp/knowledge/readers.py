@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import re
 from html.parser import HTMLParser
 from pathlib import Path
 
 from resync_mcp.knowledge.chunking import Document, front_matter
+from resync_mcp.knowledge.status import status_of
 
 SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".txt": "text", ".html": "html", ".htm": "html", ".pdf": "pdf"}
 
@@ -35,9 +37,12 @@ def read(path: Path, *, source: str | None = None, text: str | None = None) -> D
         meta: dict[str, str | list[str]] = {"title": title} if title else {}
     else:
         meta, text = front_matter(text)
+        if kind == "text":
+            text = text_headings(text)
     if not text.strip():
         raise UnreadableFile(f"{path.name}: no text")
     title = str(meta.get("title") or _first_heading(text) or path.stem.replace("_", " ").replace("-", " "))
+    status, superseded_by = status_of(meta, title, text)
     return Document(
         src,
         title,
@@ -45,7 +50,58 @@ def read(path: Path, *, source: str | None = None, text: str | None = None) -> D
         kind=str(meta.get("kind") or "doc"),
         tags=tuple(_list(meta.get("tags"))),
         applies_to=tuple(p.upper() for p in _list(meta.get("applies_to"))),
+        status=status,
+        superseded_by=superseded_by,
     )
+
+
+_UNDERLINE = re.compile(r"^\s*(=+|-+|~+)\s*$")
+_NUMBERED = re.compile(r"^\s*(\d+(?:\.\d+)*)\.?\s+([A-Z][^.!?]{0,70})$")
+
+
+def _upper_heading(line: str) -> bool:
+    words = line.split()
+    letters = [c for c in line if c.isalpha()]
+    return (
+        bool(letters)
+        and all(c.isupper() for c in letters)
+        and len(line) <= 80
+        and not line.rstrip().endswith((".", ",", ";"))
+        and (len(words) >= 2 or len(letters) >= 4)
+        and len(words) <= 10
+    )
+
+
+def text_headings(text: str) -> str:
+    """Plain text's headings as Markdown ones, so sections are found as in Markdown: a line
+    underlined with ``===`` (level 1) or ``---``/``~~~`` (level 2), a numbered line (``2. Scope``,
+    ``2.1 Limits``: level by depth) or an upper-case line, each standing alone after a blank line;
+    and a short first line standing alone is the title. A heading never takes the last text."""
+    lines = [line.rstrip() for line in text.splitlines()]
+    last = max((n for n, line in enumerate(lines) if line.strip()), default=-1)
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        line, nxt = lines[i], lines[i + 1] if i + 1 < len(lines) else ""
+        alone = not out or not out[-1].strip()
+        underline = _UNDERLINE.match(nxt)
+        long_enough = underline is not None and len(underline.group(1)) >= max(3, len(line.strip()) // 2)
+        if line.strip() and alone and long_enough and underline is not None and i + 1 < last:
+            out.append(("# " if underline.group(1)[0] == "=" else "## ") + line.strip())
+            i += 2
+            continue
+        heading = bool(line.strip()) and alone and i < last
+        numbered = _NUMBERED.match(line) if heading else None
+        if heading and not any(x.strip() for x in out) and not nxt.strip() and len(line) <= 80:
+            out.append(line if line.endswith((".", ",", ";", ":")) else "# " + line.strip())
+        elif numbered and len(line.split()) <= 10 and not nxt.strip().startswith(("-", "*")):
+            out.append("#" * (2 + numbered.group(1).count(".")) + " " + line.strip())
+        elif heading and _upper_heading(line.strip()):
+            out.append("## " + line.strip())
+        else:
+            out.append(line)
+        i += 1
+    return "\n".join(out)
 
 
 def _list(value: str | list[str] | None) -> list[str]:
