@@ -21,14 +21,19 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from resync_mcp.knowledge.base import KnowledgeBase
+from resync_mcp.knowledge import messages
+from resync_mcp.knowledge.base import Embedder, KnowledgeBase
+from resync_mcp.knowledge.diagnosis import cite, diagnosis_query
+from resync_mcp.services.joblog import first_errors
 
 HERE = Path(__file__).resolve().parent
 
 
-def run(corpus: Path, questions: list[dict[str, Any]], mode: str, show: bool) -> dict[str, Any]:
+def run(
+    corpus: Path, questions: list[dict[str, Any]], mode: str, show: bool, embedder: Embedder | None = None
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
-        kb = KnowledgeBase(Path(tmp) / "kb", starter=False)
+        kb = KnowledgeBase(Path(tmp) / "kb", starter=False, embedder=embedder)
         started = time.perf_counter()
         report = kb.ingest([corpus])
         took = time.perf_counter() - started
@@ -60,6 +65,7 @@ def run(corpus: Path, questions: list[dict[str, Any]], mode: str, show: bool) ->
             bands[answer.confidence].append(bool(names) and names[0] in relevant)
             if show and (rank != 1 or recall < 1):
                 print(f"  miss [{item['kind']}] {item['q']!r}: rank {rank}, got {firsts[:3]}")
+        out_incidents = diagnose(kb, json.loads((HERE / "eval" / "incidents.json").read_text(encoding="utf-8")), show)
     answerable = [x for xs in per_kind.values() for x in xs]
     unanswerable = sum(1 for q in questions if not q["relevant"])
     out: dict[str, Any] = {
@@ -72,8 +78,38 @@ def run(corpus: Path, questions: list[dict[str, Any]], mode: str, show: bool) ->
         "abstain_answerable": (abstained["answerable"], len(answerable)),
         "bands": {b: (sum(v), len(v)) for b, v in bands.items()},
         "p50_ms": statistics.median(latencies),
+        "incidents": out_incidents,
     }
     return out
+
+
+def diagnose(kb: KnowledgeBase, incidents: list[dict[str, Any]], show: bool) -> tuple[int, int, int, int]:
+    """diagnose_job's knowledge step on each incident, as the service runs it: the first error the
+    log detector finds, the return code's meaning, the names; runbooks linked to the job win ties.
+    Returns (right runbook cited first, incidents with one; said no match, incidents without)."""
+    right = none_said = 0
+    for incident in incidents:
+        errors = first_errors(incident["log"])
+        meaning = messages.lookup(f"RC={incident['rc']}")[0]
+        query = diagnosis_query(
+            errors[0].text if errors else None,
+            meaning.title if meaning else None,
+            incident["job"],
+            incident["stream"],
+            incident["workstation"],
+        )
+        linked = {info.doc_id for info, *_ in kb.linked(incident["job"], incident["stream"])}
+        answer = cite(kb.answer(query, limit=5), linked)
+        top = Path(answer.passages[0].source).name if answer.passages and not answer.no_match else None
+        expected = incident["expected"]
+        if expected is None:
+            none_said += answer.no_match
+        else:
+            right += top == expected
+        if show and top != expected:
+            print(f"  diagnose miss {incident['job']} rc={incident['rc']}: cited {top}, expected {expected} ({query!r})")
+    with_runbook = sum(1 for i in incidents if i["expected"])
+    return right, with_runbook, none_said, len(incidents) - with_runbook
 
 
 def main() -> None:
@@ -102,6 +138,8 @@ def main() -> None:
             else f"  confidence {band:6s}: none"
         )
     print(f"query p50 (warm, embedding included): {r['p50_ms']:.1f} ms")
+    right, n, said, none = r["incidents"]
+    print(f"diagnose_job: right runbook cited first in {right} of {n} incidents; no match said for {said} of {none} without one")
 
 
 if __name__ == "__main__":

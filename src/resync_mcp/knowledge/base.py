@@ -492,11 +492,11 @@ class KnowledgeBase:
             terms.append(f"kind = '{kind}'")
         return " AND ".join(terms) or None
 
-    def runbooks_for(self, job: str, stream: str | None, *, query: str | None = None) -> list[RunbookMatch]:
-        """Runbooks whose name patterns match the job or its job stream, most specific first, each
-        with its best passage for ``query`` (the failure, when known)."""
+    def linked(self, job: str, stream: str | None) -> list[tuple[DocInfo, str, str, int]]:
+        """Documents whose name patterns match the job or its job stream: (document, pattern,
+        "job" or "job stream", specificity), most specific first."""
         self.ready()
-        found: list[RunbookMatch] = []
+        found: list[tuple[DocInfo, str, str, int]] = []
         for info in self._manifest.values():
             best: tuple[int, str, str] | None = None
             for pattern in info.applies_to:
@@ -507,19 +507,21 @@ class KnowledgeBase:
                         if best is None or score > best[0]:
                             best = (score, pattern, what)
             if best is not None:
-                passages = self.search(query or info.title, limit=1, source=info.source)
-                found.append(
-                    RunbookMatch(
-                        info.doc_id,
-                        info.source,
-                        info.title,
-                        best[1],
-                        best[2],
-                        best[0],
-                        passages[0] if passages else None,
-                    )
+                found.append((info, best[1], best[2], best[0]))
+        found.sort(key=lambda m: (-m[3], m[0].title))
+        return found
+
+    def runbooks_for(self, job: str, stream: str | None, *, query: str | None = None) -> list[RunbookMatch]:
+        """Runbooks whose name patterns match the job or its job stream, most specific first, each
+        with its best passage for ``query`` (the failure, when known)."""
+        found: list[RunbookMatch] = []
+        for info, pattern, what, specificity in self.linked(job, stream):
+            passages = self.search(query or info.title, limit=1, source=info.source)
+            found.append(
+                RunbookMatch(
+                    info.doc_id, info.source, info.title, pattern, what, specificity, passages[0] if passages else None
                 )
-        found.sort(key=lambda m: (-m.specificity, m.title))
+            )
         return found
 
 

@@ -10,6 +10,7 @@ bank's runbooks with hard negatives); the README gives each band's measured prec
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from resync_mcp.knowledge.idents import ERROR_CODE, is_specific, words
 from resync_mcp.knowledge.search import Passage
@@ -22,7 +23,7 @@ MEDIUM_SIMILARITY = 0.50
 NO_MATCH_SIMILARITY = 0.42  # below this nothing answers the question, whatever else matches
 WEAK_SIMILARITY = 0.52  # below this, a document that covers little of the question does not answer it
 WEAK_COVERAGE = 0.32
-SAY = {
+SAY: dict[str, str] = {
     "high": "The first passage answers this question: present it as the documented procedure and cite its source.",
     "medium": "The first passage is probably relevant: check that its section fits the situation before presenting it.",
     "low": "Only weak matches: do not present them as the procedure; offer them as leads and say so.",
@@ -30,10 +31,13 @@ SAY = {
 NO_MATCH = "No runbook covers this; the passages, if any, are weak leads, not a documented procedure."
 
 
+Band = Literal["high", "medium", "low"]
+
+
 @dataclass(frozen=True)
 class Answer:
     passages: list[Passage]
-    confidence: str  # high, medium, low
+    confidence: Band
     no_match: bool
     assessment: str  # one sentence on what the model may assert
     missing: tuple[str, ...] = ()  # the question's codes and names that no document mentions
@@ -67,6 +71,7 @@ def assess(
         or (similarity < WEAK_SIMILARITY and coverage < WEAK_COVERAGE)
     ):
         return Answer(passages, "low", True, NO_MATCH, missing)
+    band: Band
     if (all_ids and (not described or similarity >= MEDIUM_SIMILARITY)) or (similarity >= HIGH_SIMILARITY and agree):
         band = "high"
     elif similarity >= MEDIUM_SIMILARITY or held:

@@ -12,10 +12,17 @@ from resync_mcp.errors import InvalidArgument
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _ERROR_LINE = re.compile(
-    r"(\bERROR\b|\bFATAL\b|\bSEVERE\b|Exception\b|\bORA-\d{5}\b|\bSQLCODE\b|No such file or directory|"
-    r"\bKilled\b|\bAWS[A-Z]{3}\d{3}E\b|\bABEND\b|Permission denied|command not found|Traceback)",
+    r"(\bERROR\b|\bFATAL\b|\bSEVERE\b|\w*(?:Exception|Error)\b|\bORA-\d{5}\b|\bSQLCODE\b|No such file or directory|"
+    r"\bKilled\b|\bABEND\b|Permission denied|command not found|Traceback|No space left on device|"
+    r"Segmentation fault|core dumped|Out of memory|\btimed out\b|\bfailed\b)",
     re.IGNORECASE,
 )
+# Product and application message codes, in their own case: AWSBHU510E, SQL0911N, ORA-00060,
+# GLP-E-012 (error or severe), MQRC 2053. A warning code (FXR-W-020) counts when nothing worse is there.
+_CODE_LINE = re.compile(
+    r"\b(?:[A-Z]{3,}\d{3,}[ESC]|SQL\d{4,5}[NC]|[A-Z]{2,6}-[ESF]-\d{2,4}|MQRC[ _]\d{4}|[A-Z]{2,6}-\d{3,5})\b"
+)
+_WARNING_LINE = re.compile(r"\b(?:[A-Z]{2,6}-W-\d{2,4}|[A-Z]{3,}\d{3,}W|SQL\d{4,5}W)\b")
 _JOBINFO = {
     "exit_status": re.compile(r"Exit Status\s*:\s*(-?\d+)", re.IGNORECASE),
     "elapsed": re.compile(r"Elapsed Time(?:\s*\([^)]*\))?\s*:\s*([0-9:]+)", re.IGNORECASE),
@@ -80,13 +87,20 @@ def parse_jobinfo(lines: list[str]) -> JobInfo | None:
 
 
 def first_errors(lines: list[str], limit: int = 5) -> list[LogLine]:
-    out = []
+    """The first lines that report an error (words, exceptions, signals or a product's error
+    code); when there are none, the first warning codes."""
+    out: list[LogLine] = []
+    warnings: list[LogLine] = []
     for i, ln in enumerate(lines, 1):
-        if not ln.startswith("=") and _ERROR_LINE.search(ln):
+        if ln.startswith("="):  # the JOBINFO banner
+            continue
+        if _CODE_LINE.search(ln) or _ERROR_LINE.search(ln):
             out.append(LogLine(i, clean(ln)))
             if len(out) >= limit:
                 break
-    return out
+        elif len(warnings) < limit and _WARNING_LINE.search(ln):
+            warnings.append(LogLine(i, clean(ln)))
+    return out or warnings
 
 
 def compile_search(pattern: str) -> regex.Pattern[str]:

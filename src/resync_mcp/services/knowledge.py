@@ -13,7 +13,10 @@ from resync_mcp.clock import Clock
 from resync_mcp.errors import ResyncError
 from resync_mcp.knowledge import messages
 from resync_mcp.knowledge.base import KnowledgeBase, KnowledgeUnavailable
+from resync_mcp.knowledge.confidence import Answer, Band
+from resync_mcp.knowledge.diagnosis import cite, diagnosis_query
 from resync_mcp.knowledge.search import Passage
+from resync_mcp.knowledge.status import label
 from resync_mcp.notices import Steps, progress
 from resync_mcp.services.plan import PlanService
 from resync_mcp.services.views import (
@@ -36,13 +39,20 @@ class PassageView(BaseModel):
     uri: str = Field(description="kb://doc/{id}: the whole document as a resource")
     text: str
     score: float
-    matched_by: list[str] = Field(description="meaning (vector), words (full text), or both")
+    matched_by: list[str] = Field(description="meaning, words, and/or identifiers")
+    status: str | None = Field(default=None, description="Set when obsolete, historical or draft: not the procedure")
+
+
+Confidence = Band
 
 
 class KnowledgeResult(BaseModel):
     as_of: datetime
     query: str
     mode: str
+    confidence: Confidence
+    no_match: bool = Field(description="No runbook covers this; passages are weak leads at most")
+    assessment: str = Field(description="What the passages let you assert")
     returned: int
     passages: list[PassageView]
     note: str = UNTRUSTED
@@ -90,13 +100,17 @@ class Diagnosis(Result):
     waiting_on_it: list[DependencyNode] = Field(description="Direct successors")
     explanations: list[MessageExplanation] = Field(description="Its return code, status and the AWS codes in its log")
     runbooks: list[RunbookView]
-    passages: list[PassageView] = Field(description="Other knowledge that matches the first error")
+    passages: list[PassageView] = Field(description="Knowledge for the failure, the one to cite first")
+    confidence: Confidence
+    assessment: str
     notes: list[str]
     untrusted: Literal[True] = Field(default=True, description=UNTRUSTED)
 
 
 def passage_view(p: Passage) -> PassageView:
     by = [name for name, rank in (("meaning", p.vector_rank), ("words", p.keyword_rank)) if rank is not None]
+    if p.identifiers:
+        by.append("identifiers: " + ", ".join(p.identifiers[:5]))
     return PassageView(
         title=p.title,
         section=p.section,
@@ -105,6 +119,24 @@ def passage_view(p: Passage) -> PassageView:
         text=p.text,
         score=p.score,
         matched_by=by,
+        status=label(p.status, p.superseded_by),
+    )
+
+
+def result(query: str, mode: str, answer: Answer, as_of: datetime) -> KnowledgeResult:
+    views = [passage_view(p) for p in answer.passages]
+    assessment = answer.assessment
+    if answer.missing:
+        assessment += f" No document mentions {', '.join(answer.missing[:3])}."
+    return KnowledgeResult(
+        as_of=as_of,
+        query=query,
+        mode=mode,
+        confidence="low" if answer.no_match else answer.confidence,
+        no_match=answer.no_match,
+        assessment=assessment,
+        returned=len(views),
+        passages=views,
     )
 
 
@@ -147,9 +179,8 @@ class KnowledgeService:
         kb = self._need()
         await self._cold(kb)
         n = limit or self.max_results
-        found = await anyio.to_thread.run_sync(lambda: kb.search(query, limit=n, tags=tags, source=source, mode=mode))
-        views = [passage_view(p) for p in found]
-        return KnowledgeResult(as_of=self.clock.now(), query=query, mode=mode, returned=len(views), passages=views)
+        answer = await anyio.to_thread.run_sync(lambda: kb.answer(query, limit=n, tags=tags, source=source, mode=mode))
+        return result(query, mode, answer, self.clock.now())
 
     async def runbooks(self, *, engine: str | None, job: str) -> RunbooksResult:
         client = self.plan.engines.get(engine)
@@ -172,6 +203,16 @@ class KnowledgeService:
             )
             for m in matches[:5]
         ]
+
+    async def _diagnosis_answer(self, query: str, job: str, stream: str | None) -> Answer:
+        """The knowledge for a failure; runbooks written for the job or its stream win near ties."""
+        kb = self._need()
+
+        def ask() -> Answer:
+            linked = {info.doc_id for info, *_ in kb.linked(job, stream)}
+            return cite(kb.answer(query, limit=5), linked)
+
+        return await anyio.to_thread.run_sync(ask)
 
     async def diagnose(self, *, engine: str | None, job: str) -> Diagnosis:
         """Everything an operator looks at first, in one bounded answer."""
@@ -204,14 +245,25 @@ class KnowledgeService:
         for line in first_errors + around:
             codes += messages.AWS_CODE.findall(line.text)
         explanations = [e for e in (explanation(c) for c in dict.fromkeys(codes)) if e.found]
-        query = " ".join(line.text for line in first_errors[:2]) or f"{j.status} {j.name}"
+        meaning = next((e.title for e in explanations if e.code and e.code.startswith("RC=")), None)
+        query = diagnosis_query(
+            first_errors[0].text if first_errors else None, meaning, j.name, j.job_stream, j.workstation
+        )
         runbooks: list[RunbookView] = []
         passages: list[PassageView] = []
+        confidence: Confidence = "low"
+        assessment = "Knowledge search was not available: no runbook was consulted."
         await steps.next("Searching the runbooks")
         try:
             runbooks = await self._runbooks(j.name, j.job_stream, query)
-            result = await self.search(query, limit=3, tags=None, source=None)
-            passages = result.passages
+            found = await self._diagnosis_answer(query, j.name, j.job_stream)
+            passages = [passage_view(p) for p in found.passages[:3]]
+            confidence = "low" if found.no_match else found.confidence
+            assessment = (
+                "No runbook covers this failure: say so; the passages, if any, are weak leads."
+                if found.no_match
+                else found.assessment
+            )
         except (KnowledgeUnavailable, ResyncError) as exc:
             notes.append(f"Knowledge search unavailable: {exc}")
         runs = detail.runs
@@ -231,6 +283,8 @@ class KnowledgeService:
             explanations=explanations[:6],
             runbooks=runbooks,
             passages=passages,
+            confidence=confidence,
+            assessment=assessment,
             notes=notes
             + ([f"{len(deps.nodes) - 10} more successors: use job_dependencies"] if len(deps.nodes) > 10 else []),
         )
