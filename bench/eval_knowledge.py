@@ -107,7 +107,7 @@ def diagnose(kb: KnowledgeBase, incidents: list[dict[str, Any]], show: bool) -> 
         else:
             right += top == expected
         if show and top != expected:
-            print(f"  diagnose miss {incident['job']} rc={incident['rc']}: cited {top}, expected {expected} ({query!r})")
+            print(f"  diagnose miss {incident['job']} rc={incident['rc']}: cited {top}, expected {expected}: {query!r}")
     with_runbook = sum(1 for i in incidents if i["expected"])
     return right, with_runbook, none_said, len(incidents) - with_runbook
 
@@ -139,7 +139,8 @@ def main() -> None:
         )
     print(f"query p50 (warm, embedding included): {r['p50_ms']:.1f} ms")
     right, n, said, none = r["incidents"]
-    print(f"diagnose_job: right runbook cited first in {right} of {n} incidents; no match said for {said} of {none} without one")
+    print(f"diagnose_job: right runbook cited first in {right} of {n} incidents", end="; ")
+    print(f"no match said for {said} of {none} without one")
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from resync_mcp.clock import Clock, SystemClock
 from resync_mcp.collector import no_full_collections
 from resync_mcp.config import DEMO_ENGINE, EngineSettings, Settings
 from resync_mcp.graph.store import EmbeddedGraphStore, GraphStore
-from resync_mcp.knowledge.base import KnowledgeBase, KnowledgeUnavailable
+from resync_mcp.knowledge.base import Embedder, KnowledgeBase, KnowledgeUnavailable
 from resync_mcp.metrics import Metrics, Sources
 from resync_mcp.resilience.breaker import BreakerPolicy
 from resync_mcp.resilience.retry import RetryPolicy
@@ -419,7 +419,13 @@ def build_app(
     )
     k = settings.knowledge
     kb = (
-        KnowledgeBase(k.path, chunk_chars=k.chunk_chars, chunk_overlap=k.chunk_overlap, starter=k.starter_runbooks)
+        KnowledgeBase(
+            k.path,
+            chunk_chars=k.chunk_chars,
+            chunk_overlap=k.chunk_overlap,
+            starter=k.starter_runbooks,
+            embedder=Embedder(k.embed_precision),
+        )
         if k.enabled
         else None  # nothing is opened or loaded here: the first knowledge call does it
     )

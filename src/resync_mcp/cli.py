@@ -193,10 +193,16 @@ def main(argv: list[str] | None = None) -> int:
 def _kb(settings: Settings, args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from resync_mcp.knowledge.base import KnowledgeBase
+    from resync_mcp.knowledge.base import Embedder, KnowledgeBase
 
     k = settings.knowledge
-    kb = KnowledgeBase(k.path, chunk_chars=k.chunk_chars, chunk_overlap=k.chunk_overlap, starter=k.starter_runbooks)
+    kb = KnowledgeBase(
+        k.path,
+        chunk_chars=k.chunk_chars,
+        chunk_overlap=k.chunk_overlap,
+        starter=k.starter_runbooks,
+        embedder=Embedder(k.embed_precision),
+    )
     if args.kb_command == "ingest":
         report = kb.ingest([Path(p) for p in args.paths], progress=_progress())
         print(

@@ -329,6 +329,9 @@ class KnowledgeSettings(_Frozen):
     chunk_chars: int = Field(default=900, ge=200, le=8000)
     chunk_overlap: int = Field(default=150, ge=0, le=2000)
     max_results: int = Field(default=8, ge=1, le=50)
+    # bfloat16 embeds about 3 times faster on a CPU with native bfloat16 (AVX512-BF16 or AMX), with
+    # the same vectors to four decimals; "auto" uses it only there (emulated, it would be slower).
+    embed_precision: Literal["auto", "float32", "bfloat16"] = "auto"
 
     @property
     def path(self) -> Path:

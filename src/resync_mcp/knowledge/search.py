@@ -19,7 +19,8 @@ from resync_mcp.knowledge.status import CURRENT, WEIGHT
 RRF_K = 60
 MAX_TEXT = 700
 ID_WEIGHT = 0.03  # an exact match of every identifier is worth about two first places
-PER_DOC = 2
+PER_DOC = 3
+NEAR = 0.8  # a document's next passages count when they score at least this share of its best
 
 
 @dataclass(frozen=True)
@@ -101,15 +102,18 @@ def _order(c: _Candidate) -> tuple[float, float, float, str, int]:
 
 
 def _per_document(candidates: list[_Candidate], limit: int, per_doc: int) -> list[Passage]:
-    """Each document's best passage, in the order of those; then, while room is left, the
-    documents' next passages (at most ``per_doc`` each) that score near their best. One long
-    runbook must not push the second document a question needs out of the first results."""
+    """The first document's passages (at most ``per_doc``, those scoring near its best), then
+    each other document's best passage, in the order of those; then, while room is left, their
+    next passages. The answer's document shows its relevant sections together, and one long
+    runbook does not push the second document a question needs out of the first results."""
     by_doc: dict[str, list[_Candidate]] = defaultdict(list)
     for c in sorted(candidates, key=_order):
         by_doc[str(c.row["doc_id"])].append(c)
-    firsts = [group[0] for group in by_doc.values()]
-    seconds = [c for group in by_doc.values() for c in group[1:per_doc] if c.score >= 0.6 * group[0].score]
-    return [_passage(c) for c in (firsts + seconds)[:limit]]
+    groups = [[c for c in group[:per_doc] if c.score >= NEAR * group[0].score] for group in by_doc.values()]
+    if not groups:
+        return []
+    ordered = groups[0] + [g[0] for g in groups[1:]] + [c for g in groups[1:] for c in g[1:]]
+    return [_passage(c) for c in ordered[:limit]]
 
 
 def _passage(c: _Candidate) -> Passage:
