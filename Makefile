@@ -43,6 +43,8 @@ bench: setup
 	$(BIN)/python bench/bench_control.py
 	$(BIN)/python bench/bench_audit.py
 	$(BIN)/python bench/bench_knowledge.py
+	$(BIN)/python bench/eval_knowledge.py
+	$(BIN)/python bench/rerank_knowledge.py
 	$(BIN)/python bench/bench_graph.py
 	$(BIN)/python bench/bench_scale.py
 	$(BIN)/python bench/bench_oql_fallback.py
