@@ -62,6 +62,21 @@ def test_the_current_procedure_wins_and_the_obsolete_one_says_what_it_is(
     assert answer.passages[0].identifiers == ("SETTLE_CARDS", "ORA-01555") and not answer.no_match
 
 
+def test_runbooks_for_a_job_put_the_current_one_first_and_label_the_others(
+    empty_kb: KnowledgeBase, tmp_path: Path
+) -> None:
+    docs = _corpus(tmp_path)
+    (docs / "settle-2019.md").write_text("---\napplies_to: [SETTLE_CARDS]\nstatus: obsolete\n---\n" + OLD)
+    empty_kb.ingest([docs])
+    found = empty_kb.runbooks_for("SETTLE_CARDS", None, query="ORA-01555")
+    assert [(Path(m.source).name, m.status) for m in found] == [
+        ("settle-current.md", "current"),
+        ("settle-2019.md", "obsolete"),
+    ]
+    again = KnowledgeBase(empty_kb.dir, embedder=empty_kb.embedder, starter=False)  # read from the manifest
+    assert {Path(d.source).name: d.status for d in again.documents()}["settle-2019.md"] == "obsolete"
+
+
 def test_an_identifier_finds_its_runbook_and_an_unknown_code_is_no_match(
     empty_kb: KnowledgeBase, tmp_path: Path
 ) -> None:

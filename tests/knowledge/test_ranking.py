@@ -13,7 +13,7 @@ from resync_mcp.knowledge.chunking import sections
 from resync_mcp.knowledge.confidence import Answer, assess
 from resync_mcp.knowledge.diagnosis import cite, diagnosis_query
 from resync_mcp.knowledge.idents import codes, identifiers
-from resync_mcp.knowledge.readers import text_headings
+from resync_mcp.knowledge.readers import setext_headings, text_headings
 from resync_mcp.knowledge.search import ID_WEIGHT, RRF_K, Passage, rank
 from resync_mcp.knowledge.status import label, status_of
 from resync_mcp.services.joblog import first_errors
@@ -98,6 +98,14 @@ def test_plain_text_headings_become_sections() -> None:
     assert "NOTE: DO NOT RERUN THE JOB TWICE." in text_headings(text)  # a sentence, not a heading
     assert text_headings("ONE LINE ONLY") == "ONE LINE ONLY"  # a heading never takes the only text
     assert text_headings("A short title\n\nAnd the text.").startswith("# A short title")
+
+
+def test_markdown_underlined_headings_become_sections_but_not_rules_or_code() -> None:
+    text = "Title\n=====\n\nIntro.\n\nSymptoms\n--------\nA job fails.\n\n```\ncode\n---\n```\n\n| a |\n|---|\n\n---\n"
+    got = setext_headings(text)
+    assert got.startswith("# Title\n\nIntro.\n\n## Symptoms\nA job fails.")
+    assert "code\n---" in got and "| a |\n|---|" in got and got.endswith("\n---")
+    assert [" > ".join(p) for p, _ in sections(got, "f")] == ["Title", "Title > Symptoms"]
 
 
 def _row(doc: str, n: int = 0, *, status: str = "current", idents: str = "", source: str = "") -> dict[str, Any]:

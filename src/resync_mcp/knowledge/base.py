@@ -147,6 +147,8 @@ class DocInfo:
     chunks: int
     file_hash: str
     ingested_at: str
+    status: str = "current"  # knowledge/status.py; absent from manifests of earlier versions
+    superseded_by: str | None = None
 
 
 @dataclass
@@ -167,6 +169,8 @@ class RunbookMatch:
     matched: str  # "job" or "job stream"
     specificity: int
     passage: Passage | None
+    status: str = "current"
+    superseded_by: str | None = None
 
 
 class KnowledgeBase:
@@ -349,6 +353,8 @@ class KnowledgeBase:
                 len(chunks),
                 digest,
                 now,
+                doc.status,
+                doc.superseded_by,
             )
         self._reindex(table)
         self._save_manifest()
@@ -539,7 +545,7 @@ class KnowledgeBase:
                             best = (score, pattern, what)
             if best is not None:
                 found.append((info, best[1], best[2], best[0]))
-        found.sort(key=lambda m: (-m[3], m[0].title))
+        found.sort(key=lambda m: (-m[3], m[0].status != "current", m[0].title))  # current first among equals
         return found
 
     def runbooks_for(self, job: str, stream: str | None, *, query: str | None = None) -> list[RunbookMatch]:
@@ -550,7 +556,15 @@ class KnowledgeBase:
             passages = self.search(query or info.title, limit=1, source=info.source)
             found.append(
                 RunbookMatch(
-                    info.doc_id, info.source, info.title, pattern, what, specificity, passages[0] if passages else None
+                    info.doc_id,
+                    info.source,
+                    info.title,
+                    pattern,
+                    what,
+                    specificity,
+                    passages[0] if passages else None,
+                    info.status,
+                    info.superseded_by,
                 )
             )
         return found

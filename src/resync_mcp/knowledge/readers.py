@@ -37,8 +37,7 @@ def read(path: Path, *, source: str | None = None, text: str | None = None) -> D
         meta: dict[str, str | list[str]] = {"title": title} if title else {}
     else:
         meta, text = front_matter(text)
-        if kind == "text":
-            text = text_headings(text)
+        text = text_headings(text) if kind == "text" else setext_headings(text)
     if not text.strip():
         raise UnreadableFile(f"{path.name}: no text")
     title = str(meta.get("title") or _first_heading(text) or path.stem.replace("_", " ").replace("-", " "))
@@ -70,6 +69,31 @@ def _upper_heading(line: str) -> bool:
         and (len(words) >= 2 or len(letters) >= 4)
         and len(words) <= 10
     )
+
+
+def setext_headings(text: str) -> str:
+    """Markdown's underlined headings (a line over ``===`` or ``---``, after a blank line) as ``#``
+    ones, which the chunker reads; fenced code is left alone."""
+    lines = text.splitlines()
+    out: list[str] = []
+    fence = False
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if line.lstrip().startswith("```"):
+            fence = not fence
+        underline = _SETEXT.match(lines[i + 1]) if i + 1 < len(lines) and not fence else None
+        plain = line.strip() and not line.lstrip().startswith(("#", "|", "-", "*", ">", "```"))
+        if underline and plain and (not out or not out[-1].strip()):
+            out.append(("# " if underline.group(1)[0] == "=" else "## ") + line.strip())
+            i += 2
+            continue
+        out.append(line)
+        i += 1
+    return "\n".join(out)
+
+
+_SETEXT = re.compile(r"^\s{0,3}(=+|-{3,})\s*$")
 
 
 def text_headings(text: str) -> str:

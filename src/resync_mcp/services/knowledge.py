@@ -78,6 +78,7 @@ class RunbookView(BaseModel):
     pattern: str = Field(description="The name pattern of the runbook that matched")
     matched: str = Field(description="job or job stream")
     passage: PassageView | None
+    status: str | None = Field(default=None, description="Set when obsolete, historical or draft")
 
 
 class RunbooksResult(BaseModel):
@@ -200,6 +201,7 @@ class KnowledgeService:
                 pattern=m.pattern,
                 matched=m.matched,
                 passage=passage_view(m.passage) if m.passage else None,
+                status=label(m.status, m.superseded_by),
             )
             for m in matches[:5]
         ]
