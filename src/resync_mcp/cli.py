@@ -214,7 +214,8 @@ def _kb(settings: Settings, args: argparse.Namespace) -> int:
         return 1 if report.errors and not report.added and not report.unchanged else 0
     if args.kb_command == "list":
         for d in kb.documents():
-            print(f"{d.doc_id}  {d.kind:<9} {d.chunks:>4} chunks  {d.title}  ({d.source})")
+            standing = "" if d.status == "current" else f" [{d.status}]"
+            print(f"{d.doc_id}  {d.kind:<9} {d.chunks:>4} chunks  {d.title}{standing}  ({d.source})")
         return 0
     if args.kb_command == "remove":
         removed = kb.remove(args.source)

@@ -13,7 +13,7 @@ import re
 CURRENT = "current"
 # How much a document's score is kept, by status: an obsolete procedure must lose to the
 # current one about the same failure, and still win over documents about something else.
-WEIGHT = {CURRENT: 1.0, "draft": 0.6, "historical": 0.5, "obsolete": 0.35}
+WEIGHT = {CURRENT: 1.0, "draft": 0.75, "historical": 0.7, "obsolete": 0.6}
 _META = {
     "obsolete": "obsolete",
     "superseded": "obsolete",
