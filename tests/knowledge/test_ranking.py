@@ -60,6 +60,8 @@ def test_codes_are_the_message_and_error_codes() -> None:
         ({}, "Loan accrual v2 (draft)", "Text.", ("draft", None)),
         ({}, "Loan accrual", "DRAFT: not approved yet.", ("draft", None)),
         ({}, "Post-incident review, March 2025", "Summary.", ("historical", None)),
+        ({}, "Postmortem: payroll outage", "Summary.", ("historical", None)),
+        ({}, "Incident report INC0042", "Summary.", ("historical", None)),
         ({}, "ATM notes", "Historical: the old provider.", ("historical", None)),
         (
             {},

@@ -35,7 +35,9 @@ _OBSOLETE_UPPER = re.compile(r"\bOBSOLETE\b|\bDEPRECATED\b|\bWITHDRAWN\b")
 _SUPERSEDED_BY = re.compile(r"\bsuperseded by:?\s+`?([\w./#-]+\w)", re.I)
 _DRAFT = re.compile(r"^\s*\**DRAFT\b|\(draft\)|\bdraft\b\s*[:\-]", re.I | re.M)
 _HISTORICAL = re.compile(
-    r"^\s*\**historical\b|\bpost[- ]incident review\b|\bincident review\b|\bPIR\b|\bretrospective\b", re.I | re.M
+    r"^\s*\**historical\b|\bpost[- ]incident review\b|\bincident (?:review|report)\b|\bPIR\b|\bretrospective\b|"
+    r"\bpost[- ]?mortem\b|\blessons learned\b|\broot cause analysis\b",
+    re.I | re.M,
 )
 
 
