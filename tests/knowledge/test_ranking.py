@@ -57,6 +57,7 @@ def test_codes_are_the_message_and_error_codes() -> None:
         ({"status": "current"}, "Restart (OBSOLETE)", "OBSOLETE", ("current", None)),  # declared wins
         ({}, "Sending by FTP", "This procedure is OBSOLETE since 2021.", ("obsolete", None)),
         ({}, "Sending by FTP", "Superseded by swift-mq.md in 2021.", ("obsolete", "swift-mq.md")),
+        ({}, "Sending by FTP", "RETIRED in 2021: the gateway is gone.", ("obsolete", None)),
         ({}, "Loan accrual v2 (draft)", "Text.", ("draft", None)),
         ({}, "Loan accrual", "DRAFT: not approved yet.", ("draft", None)),
         ({}, "Post-incident review, March 2025", "Summary.", ("historical", None)),

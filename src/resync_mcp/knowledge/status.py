@@ -31,7 +31,7 @@ _META = {
     "approved": CURRENT,
 }
 _OBSOLETE = re.compile(r"\bOBSOLETE\b|\b(?:superseded|replaced) by\b|\b(?:withdrawn|deprecated)\b", re.I)
-_OBSOLETE_UPPER = re.compile(r"\bOBSOLETE\b|\bDEPRECATED\b|\bWITHDRAWN\b")
+_OBSOLETE_UPPER = re.compile(r"\b(?:OBSOLETE|DEPRECATED|WITHDRAWN|RETIRED|SUPERSEDED|DO NOT USE)\b")
 _SUPERSEDED_BY = re.compile(r"\bsuperseded by:?\s+`?([\w./#-]+\w)", re.I)
 _DRAFT = re.compile(r"^\s*\**DRAFT\b|\(draft\)|\bdraft\b\s*[:\-]", re.I | re.M)
 _HISTORICAL = re.compile(
