@@ -194,7 +194,7 @@ class KnowledgeBase:
         self._manifest: dict[str, DocInfo] = {}
         self._ready = False
         self._stale_sources: list[str] = []  # documents of a table from an earlier version, to read again
-        self._idents: Loaded | None = None  # built on first search, dropped by every change
+        self._chunks_in_memory: Loaded | None = None  # built on first search, dropped by every change
 
     # ------------------------------------------------------------------ opening
     def _open(self) -> Any:
@@ -405,7 +405,7 @@ class KnowledgeBase:
         }
 
     def _reindex(self, table: Any) -> None:
-        self._idents = None
+        self._chunks_in_memory = None
         if table.count_rows() > 0:
             from lancedb.index import FTS
 
@@ -503,14 +503,14 @@ class KnowledgeBase:
 
     def _loaded(self, table: Any) -> Loaded:
         """The chunks in memory (rows, identifiers, words, vectors), read once after each change."""
-        index = self._idents
+        index = self._chunks_in_memory
         if index is None:
             with self._lock:
-                index = self._idents
+                index = self._chunks_in_memory
                 if index is None:
                     from resync_mcp.knowledge.memory import Loaded  # numpy: with the knowledge extra only
 
-                    index = self._idents = Loaded(table.to_arrow().select([*_COLUMNS, "tags", "vector"]))
+                    index = self._chunks_in_memory = Loaded(table.to_arrow().select([*_COLUMNS, "tags", "vector"]))
         return index
 
     @staticmethod
