@@ -93,6 +93,7 @@ def diagnose(kb: KnowledgeBase, incidents: list[dict[str, Any]], show: bool) -> 
         meaning = messages.lookup(f"RC={incident['rc']}")[0]
         query = diagnosis_query(
             errors[0].text if errors else None,
+            incident["rc"],
             meaning.title if meaning else None,
             incident["job"],
             incident["stream"],

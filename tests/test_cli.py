@@ -82,6 +82,7 @@ def test_demo_plays_the_scenario(capsys: pytest.CaptureFixture[str]) -> None:
     assert "exit status" in out
     assert "impact (dependency graph):" in out and "Q5. Is a deadline at risk" in out  # impact and deadline risk
     assert "Q7. Diagnose" in out and "runbook: " in out and "(kb://doc/" in out  # a diagnosis citing a runbook
+    assert any(f"confidence {band}: " in out for band in ("high", "medium", "low"))  # and saying how far it holds
     assert "Q8. Rerun" in out and "preview: rerun job" in out and "done: ABEND -> " in out
     assert "Replayed" in out  # the repeated call with the same key sent nothing
     assert "None" not in out  # a job without a return code shows "rc -"

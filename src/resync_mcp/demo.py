@@ -151,6 +151,7 @@ async def run_demo(settings: Settings, out: Callable[[str], None] = print) -> in
                 out(f"    {label}: {title} [{section}] ({uri})")
             if not cited:
                 out("    no runbook matched; see the notes: " + "; ".join(diag["notes"]))
+            out(f"    confidence {diag['confidence']}: {diag['assessment']}")
 
             out(f"\nQ8. Rerun {worst['name']} now that the cause is fixed: preview first, then a confirmed rerun.")
             args = {

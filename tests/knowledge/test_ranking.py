@@ -222,16 +222,22 @@ def test_linked_runbooks_win_near_ties_only() -> None:
     assert [p.doc_id for p in cite(far, {"linked"}).passages] == ["general", "linked"]
 
 
-def test_the_diagnosis_question_joins_error_meaning_and_names() -> None:
+def test_the_diagnosis_question_joins_error_code_meaning_and_names() -> None:
     q = diagnosis_query(
         "2026-11-30 01:09:55 ERROR SQL0911N The current transaction has been rolled back",
+        8,
         "Return code 8: the job failed",
         "GL_NIGHT_POST",
         "GLNIGHT",
         "GLDB01",
     )
-    assert q.startswith("SQL0911N The current") and q.endswith("GL_NIGHT_POST GLNIGHT GLDB01")
-    assert diagnosis_query(None, None, "JOB", None, None) == "JOB"
+    assert q.startswith("SQL0911N The current") and "RC=8 Return code 8" in q
+    assert q.endswith("GL_NIGHT_POST GLNIGHT GLDB01")
+    assert (
+        diagnosis_query("09:11:31 /bin/sh: x.sh: not found", 0, None, "JOB", None, None)
+        == "/bin/sh: x.sh: not found JOB"
+    )
+    assert diagnosis_query(None, None, None, "JOB", None, None) == "JOB"
 
 
 @pytest.mark.parametrize(

@@ -66,7 +66,6 @@ def assess(
     missing_code = any(ERROR_CODE.match(i) and not i.startswith("RC=") for i in missing)
     if (
         missing_code  # the failure is named by a code no document mentions
-        or (missing and similarity < HIGH_SIMILARITY)
         or (similarity < NO_MATCH_SIMILARITY and not held)
         or (similarity < WEAK_SIMILARITY and coverage < WEAK_COVERAGE)
     ):

@@ -1,8 +1,9 @@
 """What diagnose_job asks the knowledge base, and which runbook it cites. Pure functions, shared
 by the service and bench/eval_knowledge.py (which scores them on incidents).
 
-The question joins the first error line (without its time stamp), what the return code means,
-and the job, job stream and workstation names: a runbook about this job and this failure then
+The question joins the first error line (without its time stamp), the return code (``RC=127``,
+an identifier the message reference holds) and what it means, and the job, job stream and
+workstation names: a runbook about this job and this failure then
 matches on every count, one about the same job with another failure only on the names.
 """
 
@@ -15,7 +16,7 @@ from resync_mcp.knowledge.confidence import Answer
 from resync_mcp.knowledge.search import Passage
 
 _STAMP = re.compile(
-    r"^\s*(?:\[?\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?\]?\s*)?"
+    r"^\s*(?:\[?(?:\d{4}-\d{2}-\d{2}[T ])?\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?\]?\s*)?"
     r"(?:\[?(?:ERROR|INFO|WARN(?:ING)?|SEVERE|FATAL|DEBUG)\]?:?\s*)?",
     re.I,
 )
@@ -23,9 +24,15 @@ LINKED_BONUS = 1.15  # a runbook written for this job or stream wins a near tie
 
 
 def diagnosis_query(
-    first_error: str | None, return_code_meaning: str | None, job: str, stream: str | None, workstation: str | None
+    first_error: str | None,
+    return_code: int | None,
+    return_code_meaning: str | None,
+    job: str,
+    stream: str | None,
+    workstation: str | None,
 ) -> str:
-    parts = [_STAMP.sub("", first_error or "").strip()[:300], return_code_meaning or "", job, stream or ""]
+    code = f"RC={return_code}" if return_code not in (None, 0) else ""
+    parts = [_STAMP.sub("", first_error or "").strip()[:300], code, return_code_meaning or "", job, stream or ""]
     if workstation:
         parts.append(workstation)
     return " ".join(p for p in parts if p)

@@ -249,7 +249,12 @@ class KnowledgeService:
         explanations = [e for e in (explanation(c) for c in dict.fromkeys(codes)) if e.found]
         meaning = next((e.title for e in explanations if e.code and e.code.startswith("RC=")), None)
         query = diagnosis_query(
-            first_errors[0].text if first_errors else None, meaning, j.name, j.job_stream, j.workstation
+            first_errors[0].text if first_errors else None,
+            j.return_code,
+            meaning,
+            j.name,
+            j.job_stream,
+            j.workstation,
         )
         runbooks: list[RunbookView] = []
         passages: list[PassageView] = []
