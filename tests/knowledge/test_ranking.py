@@ -12,7 +12,7 @@ import pytest
 from resync_mcp.knowledge.chunking import sections
 from resync_mcp.knowledge.confidence import Answer, assess
 from resync_mcp.knowledge.diagnosis import cite, diagnosis_query
-from resync_mcp.knowledge.idents import codes, identifiers
+from resync_mcp.knowledge.idents import codes, identifiers, words_outside
 from resync_mcp.knowledge.readers import setext_headings, text_headings
 from resync_mcp.knowledge.search import ID_WEIGHT, RRF_K, Passage, rank
 from resync_mcp.knowledge.status import label, status_of
@@ -36,6 +36,15 @@ from resync_mcp.services.joblog import first_errors
 )
 def test_identifiers_are_kept_whole_with_their_parts(text: str, expected: list[str]) -> None:
     assert identifiers(text) == expected
+
+
+def test_words_outside_identifiers_leave_the_names_out() -> None:
+    assert words_outside("SQL0911N GL_NIGHT_POST", ["SQL0911N", "GL_NIGHT_POST"]) == set()
+    assert words_outside("GL_NIGHT_POST deadlock during the freeze", ["GL_NIGHT_POST"]) == {
+        "deadlo",
+        "during",
+        "freeze",
+    }
 
 
 def test_codes_are_the_message_and_error_codes() -> None:

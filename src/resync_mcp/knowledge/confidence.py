@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from resync_mcp.knowledge.idents import ERROR_CODE, is_specific, words
+from resync_mcp.knowledge.idents import ERROR_CODE, is_specific, words_outside
 from resync_mcp.knowledge.search import Passage
 from resync_mcp.knowledge.status import CURRENT
 
@@ -59,7 +59,7 @@ def assess(
     all_ids = bool(present) and all(i in held for i in present)
     # A question that is mostly names and codes is answered by the document holding them; one that
     # describes a failure in words also needs the meaning to match.
-    described = len(words(query) - {w.lower()[:6] for w in query_ids}) >= 3
+    described = len(words_outside(query, query_ids)) >= 3
     agree = any(p.vector_rank is not None and p.vector_rank <= 3 for p in same_doc) and any(
         p.keyword_rank is not None and p.keyword_rank <= 3 for p in same_doc
     )

@@ -90,3 +90,11 @@ def words(text: str) -> set[str]:
     """The content words of ``text``, lower-case, cut to six letters (a crude stem: ``reruns`` and
     ``rerun`` meet), without stop words: what a question's coverage by a document is counted in."""
     return {w[:6] for w in re.findall(r"[a-z]{3,}", text.lower()) if w not in _STOP}
+
+
+def words_outside(text: str, idents: list[str]) -> set[str]:
+    """The content words of ``text`` once its identifiers are taken out (``GL_NIGHT_POST`` is not
+    the words "night" and "post")."""
+    for ident in sorted(idents, key=len, reverse=True):
+        text = re.sub(re.escape(ident), " ", text, flags=re.I)
+    return words(text)

@@ -10,12 +10,11 @@ LanceDB stays the store, the full-text index and the source of truth on disk.
 from __future__ import annotations
 
 import math
-import re
 from typing import Any
 
 import numpy as np
 
-from resync_mcp.knowledge.idents import words
+from resync_mcp.knowledge.idents import words, words_outside
 
 
 class Loaded:
@@ -84,10 +83,7 @@ class Loaded:
 
     def word_mass(self, query: str, query_ids: list[str]) -> float:
         """The rarity-weighted mass of the question's content words outside its identifiers."""
-        rest = query
-        for ident in sorted(query_ids, key=len, reverse=True):
-            rest = re.sub(re.escape(ident), " ", rest, flags=re.I)
-        return sum(self._word_idf.get(w, self._unseen_idf) for w in words(rest))
+        return sum(self._word_idf.get(w, self._unseen_idf) for w in words_outside(query, query_ids))
 
     def coverage(self, query: str, doc_id: str) -> float:
         """The share of the question's content words (weighted by rarity; a word no document uses
