@@ -87,6 +87,9 @@ async def test_diagnose_job_gathers_everything_in_one_bounded_answer(kmcp: Clien
     assert any(line["n"] == n for line in got["log_around_first_error"])
     codes = {e["code"] for e in got["explanations"]}
     assert {f"RC={job.rc}", "ABEND"} <= codes
+    # The reference explains this return code: the diagnosis cites it and does not say nothing matches.
+    assert got["confidence"] in ("high", "medium") and "No runbook covers" not in got["assessment"]
+    assert any(f"RC={job.rc}" in p["section"] for p in got["passages"])
     cited = [r["uri"] for r in got["runbooks"]] + [p["uri"] for p in got["passages"]]
     assert cited and all(u.startswith("kb://doc/") for u in cited) and got["untrusted"] is True
     assert len(json.dumps(got)) < 20_000

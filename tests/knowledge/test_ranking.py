@@ -48,6 +48,7 @@ def test_words_outside_identifiers_leave_the_names_out() -> None:
 
 
 def test_codes_are_the_message_and_error_codes() -> None:
+    assert codes("workstation AGT002, queue PRTQ01, CPU 100") == []  # names, not message codes
     assert codes("AWSJSY404E wraps AWSBIN076E; SQL0803N on GL_NIGHT_POST; FXR-W-020") == [
         "AWSJSY404E",
         "AWSBIN076E",

@@ -64,10 +64,11 @@ def assess(
         p.keyword_rank is not None and p.keyword_rank <= 3 for p in same_doc
     )
     missing_code = any(ERROR_CODE.match(i) and not i.startswith("RC=") for i in missing)
+    held_code = any(ERROR_CODE.match(i) for i in held)  # the document is about the very code asked
     if (
         missing_code  # the failure is named by a code no document mentions
         or (similarity < NO_MATCH_SIMILARITY and not held)
-        or (similarity < WEAK_SIMILARITY and coverage < WEAK_COVERAGE)
+        or (similarity < WEAK_SIMILARITY and coverage < WEAK_COVERAGE and not held_code)
     ):
         return Answer(passages, "low", True, NO_MATCH, missing)
     band: Band

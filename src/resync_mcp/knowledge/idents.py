@@ -13,11 +13,12 @@ import re
 # A run of identifier characters; trailing sentence punctuation is stripped afterwards.
 _TOKEN = re.compile(r"[A-Za-z0-9_#$@/.=*:-]+")
 _TRAIL = ".,:;=-/*"
-# Message and error codes: AWSJSY404E, SQL0803N, ORA-01555, AML-E-504, MQRC 2053 is two tokens.
-ERROR_CODE = re.compile(r"^(?:[A-Z]{3,}\d{3,}[A-Z]?|[A-Z]{2,5}-\d{3,5}|[A-Z]{2,5}-[EWIS]-\d{2,4}|RC=\d+)$")
+# Message and error codes: AWSJSY404E, SQL0803N, ORA-01555, AML-E-504 (MQRC 2053 is two tokens).
+# A product's message code ends in its severity letter: that tells it from a workstation or a
+# queue named like AGT002 or PRTQ01.
+ERROR_CODE = re.compile(r"^(?:[A-Z]{3,}\d{3,}[A-Z]|[A-Z]{2,5}-\d{3,5}|[A-Z]{2,5}-[EWIS]-\d{2,4}|RC=\d+)$")
 # Exceptions and signals a job's log ends with.
 EXCEPTION = re.compile(r"^(?:[a-z]+\.)+[A-Z]\w*(?:Error|Exception)$")
-_WORDY = re.compile(r"^[A-Z][a-z]+$")
 
 
 _TIME = re.compile(r"^\d{1,2}:\d{2}$")  # 21:45: a deadline or a start time is asked for exactly
