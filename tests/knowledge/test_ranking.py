@@ -32,6 +32,10 @@ from resync_mcp.services.joblog import first_errors
         ("run /opt/hb/bin/dwh_tmp_cleanup --days 2", ["/OPT/HB/BIN/DWH_TMP_CLEANUP", "DWH_TMP_CLEANUP"]),
         ("at 21:45 raise LOCKTIMEOUT on PRTQ01", ["21:45", "LOCKTIMEOUT", "PRTQ01"]),
         ("the payroll transfer will miss its cutoff: Rerun it. RC or SQL?", []),
+        (
+            "why does gl_night_post end rc=16 with sql0803n or ora-01555",
+            ["GL_NIGHT_POST", "RC=16", "SQL0803N", "ORA-01555"],
+        ),
     ],
 )
 def test_identifiers_are_kept_whole_with_their_parts(text: str, expected: list[str]) -> None:
@@ -48,7 +52,7 @@ def test_words_outside_identifiers_leave_the_names_out() -> None:
 
 
 def test_codes_are_the_message_and_error_codes() -> None:
-    assert codes("workstation AGT002, queue PRTQ01, CPU 100") == []  # names, not message codes
+    assert codes("workstation AGT002, queue PRTQ01, CPU 100, ISO-8601 times") == []  # not message codes
     assert codes("AWSJSY404E wraps AWSBIN076E; SQL0803N on GL_NIGHT_POST; FXR-W-020") == [
         "AWSJSY404E",
         "AWSBIN076E",

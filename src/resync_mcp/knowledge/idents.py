@@ -16,7 +16,8 @@ _TRAIL = ".,:;=-/*"
 # Message and error codes: AWSJSY404E, SQL0803N, ORA-01555, AML-E-504 (MQRC 2053 is two tokens).
 # A product's message code ends in its severity letter: that tells it from a workstation or a
 # queue named like AGT002 or PRTQ01.
-ERROR_CODE = re.compile(r"^(?:[A-Z]{3,}\d{3,}[A-Z]|[A-Z]{2,5}-\d{3,5}|[A-Z]{2,5}-[EWIS]-\d{2,4}|RC=\d+)$")
+# Oracle-style codes carry five digits (ORA-01555, TNS-12541), so ISO-8601 is not one.
+ERROR_CODE = re.compile(r"^(?:[A-Z]{3,}\d{3,}[A-Z]|[A-Z]{2,5}-\d{5}|[A-Z]{2,6}-[EWISF]-\d{2,4}|RC=\d+)$")
 # Exceptions and signals a job's log ends with.
 EXCEPTION = re.compile(r"^(?:[a-z]+\.)+[A-Z]\w*(?:Error|Exception)$")
 
@@ -31,6 +32,8 @@ def _is_identifier(token: str) -> bool:
         return True
     if ERROR_CODE.match(token) or EXCEPTION.match(token):
         return True
+    if any(c.isdigit() for c in token) and ERROR_CODE.match(token.upper()):
+        return True  # a code typed in lower case (sql0803n, ora-01555) is the same code
     has_digit = any(c.isdigit() for c in token)
     has_alpha = any(c.isalpha() for c in token)
     if not has_alpha:
