@@ -113,15 +113,9 @@ async def upstream(
         for sid in sorted(streams):
             streams_read.add(sid)
             try:
-                s = await client.get_job_stream(sid, fresh=True)
+                await _stream(client, g, sid, blocking)
             except NotFound:
                 absent.add(sid)
-                continue
-            status = s.composite_status.status if s.composite_status else None
-            g.nodes[sid] = Node(sid, "jobstream", s.name, status=status)
-            for j in await jobs_where(client, "jobStreamId", [sid]):
-                if j.id not in g.nodes:
-                    _add(g, j, blocking)
 
 
 async def ancestors(
@@ -153,13 +147,25 @@ async def stream_ancestors(
     before = client.requests_made
     g = PlanGraph()
     blocking = await _workstations(client, g)
-    s = await client.get_job_stream(job_id, fresh=True)
-    g.add_node(Node(job_id, "jobstream", s.name, status=s.composite_status.status if s.composite_status else None))
-    members = await jobs_where(client, "jobStreamId", [job_id])
-    for j in members:
-        _add(g, j, blocking)
-    cut = await _predecessors(client, g, [j.id for j in members], blocking, max_nodes, out_of_time)
+    members = await _stream(client, g, job_id, blocking)
+    cut = await _predecessors(client, g, members, blocking, max_nodes, out_of_time)
     return Walk(g, client.requests_made - before, cut)
+
+
+async def _stream(client: HwaClient, g: PlanGraph, stream_id: str, blocking: dict[str, str]) -> list[str]:
+    """Read a job stream (its own state) and its member jobs (one query on its id) into ``g``;
+    jobs already there are kept as read. Returns the members' ids.
+
+    Raises:
+        NotFound: the job stream is not in the plan.
+    """
+    s = await client.get_job_stream(stream_id, fresh=True)
+    g.add_node(Node(stream_id, "jobstream", s.name, status=s.composite_status.status if s.composite_status else None))
+    members = await jobs_where(client, "jobStreamId", [stream_id])
+    for j in members:
+        if j.id not in g.nodes:
+            _add(g, j, blocking)
+    return [j.id for j in members]
 
 
 async def _predecessors(
