@@ -23,7 +23,7 @@ from typing import Any
 
 from resync_mcp.knowledge import messages
 from resync_mcp.knowledge.base import Embedder, KnowledgeBase
-from resync_mcp.knowledge.diagnosis import cite, diagnosis_query
+from resync_mcp.knowledge.diagnosis import diagnosis_query
 from resync_mcp.services.joblog import first_errors
 
 HERE = Path(__file__).resolve().parent
@@ -99,8 +99,7 @@ def diagnose(kb: KnowledgeBase, incidents: list[dict[str, Any]], show: bool) -> 
             incident["stream"],
             incident["workstation"],
         )
-        linked = {info.doc_id for info, *_ in kb.linked(incident["job"], incident["stream"])}
-        answer = cite(kb.answer(query, limit=5), linked)
+        answer = kb.for_failure(query, incident["job"], incident["stream"])
         top = Path(answer.passages[0].source).name if answer.passages and not answer.no_match else None
         expected = incident["expected"]
         if expected is None:

@@ -208,7 +208,7 @@ def _p(
 
 def test_confidence_bands_and_abstention() -> None:
     known = frozenset({"GL_NIGHT_POST", "SQL0911N"})
-    said = lambda ps, ids, q, cov=1.0: assess(ps, ids, known, coverage=cov, query=q)  # noqa: E731
+    said = lambda ps, ids, q, cov=1.0: assess(ps, ids, known, coverage=cov, asked=words_outside(q, ids))  # noqa: E731
     high = said([_p("a", sim=0.7)], [], "the nightly posting waited on locks held by reconciliation")
     assert (high.confidence, high.no_match) == ("high", False)
     code = said([_p("a", sim=0.4, ids=("SQL0911N",))], ["SQL0911N"], "SQL0911N")

@@ -26,9 +26,10 @@ from resync_mcp.errors import ResyncError
 from resync_mcp.knowledge import messages
 from resync_mcp.knowledge.chunking import Chunk, Document, chunk
 from resync_mcp.knowledge.confidence import Answer, assess
+from resync_mcp.knowledge.diagnosis import cite
 from resync_mcp.knowledge.embedder import Embedder as Embedder
 from resync_mcp.knowledge.embedder import KnowledgeUnavailable as KnowledgeUnavailable
-from resync_mcp.knowledge.idents import identifiers
+from resync_mcp.knowledge.idents import identifiers, words_outside
 from resync_mcp.knowledge.readers import SUFFIXES, UnreadableFile, read
 from resync_mcp.knowledge.search import Passage, rank
 from resync_mcp.paths import writable_folder
@@ -390,7 +391,7 @@ class KnowledgeBase:
         (knowledge/confidence.py)."""
         table = self.ready()._open()
         if table.count_rows() == 0 or not query.strip():
-            return assess([], [], frozenset(), coverage=0.0, query=query)
+            return assess([], [], frozenset(), coverage=0.0, asked=set())
         where = self._where(tags, source, kind)
         depth = max(limit * 4, 20)
         index = self._loaded(table)
@@ -413,10 +414,11 @@ class KnowledgeBase:
             keyword_hits = keyword()
         query_ids = identifiers(query)
         ident_hits = index.rows_with(query_ids, tags, source, kind) if mode != "vector" else []
-        described = index.word_mass(query, query_ids)
+        asked = words_outside(query, query_ids)  # the question's words outside its identifiers
+        described = index.word_mass(asked)
         passages = rank(vector_hits, keyword_hits, ident_hits, query_ids, index.idf, limit=limit, described=described)
         coverage = index.coverage(query, passages[0].doc_id) if passages else 0.0
-        return assess(passages, query_ids, index.known, coverage=coverage, query=query)
+        return assess(passages, query_ids, index.known, coverage=coverage, asked=asked)
 
     def _loaded(self, table: Any) -> Loaded:
         """The chunks in memory (rows, identifiers, words, vectors), read once after each change."""
@@ -464,6 +466,12 @@ class KnowledgeBase:
                 found.append((info, best[1], best[2], best[0]))
         found.sort(key=lambda m: (-m[3], m[0].status != "current", m[0].title))  # current first among equals
         return found
+
+    def for_failure(self, query: str, job: str, stream: str | None, *, limit: int = 5) -> Answer:
+        """The knowledge for a job's failure (``query`` from diagnosis.diagnosis_query): runbooks
+        written for the job or its stream (by their name patterns) win near ties."""
+        linked = {info.doc_id for info, *_ in self.linked(job, stream)}
+        return cite(self.answer(query, limit=limit), linked)
 
     def runbooks_for(self, job: str, stream: str | None, *, query: str | None = None) -> list[RunbookMatch]:
         """Runbooks whose name patterns match the job or its job stream, most specific first, each

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from resync_mcp.knowledge.idents import ERROR_CODE, is_specific, words_outside
+from resync_mcp.knowledge.idents import ERROR_CODE, is_specific
 from resync_mcp.knowledge.search import Passage
 from resync_mcp.knowledge.status import CURRENT
 
@@ -44,10 +44,16 @@ class Answer:
 
 
 def assess(
-    passages: list[Passage], query_ids: list[str], known: set[str] | frozenset[str], *, coverage: float, query: str
+    passages: list[Passage],
+    query_ids: list[str],
+    known: set[str] | frozenset[str],
+    *,
+    coverage: float,
+    asked: set[str],
 ) -> Answer:
     """``known``: every identifier some document holds; ``coverage``: how much of the question the
-    first document's words cover (knowledge/base.py)."""
+    first document's words cover; ``asked``: the question's content words outside its identifiers
+    (idents.words_outside; knowledge/base.py works them out once per question)."""
     missing = tuple(i for i in query_ids if i not in known and is_specific(i))
     if not passages:
         return Answer([], "low", True, NO_MATCH, missing)
@@ -59,7 +65,7 @@ def assess(
     all_ids = bool(present) and all(i in held for i in present)
     # A question that is mostly names and codes is answered by the document holding them; one that
     # describes a failure in words also needs the meaning to match.
-    described = len(words_outside(query, query_ids)) >= 3
+    described = len(asked) >= 3
     agree = any(p.vector_rank is not None and p.vector_rank <= 3 for p in same_doc) and any(
         p.keyword_rank is not None and p.keyword_rank <= 3 for p in same_doc
     )

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from resync_mcp.knowledge.idents import words, words_outside
+from resync_mcp.knowledge.idents import words
 
 
 class Loaded:
@@ -81,9 +81,9 @@ class Loaded:
             return False
         return (not source or row["source"] == source) and (not kind or row.get("kind") == kind)
 
-    def word_mass(self, query: str, query_ids: list[str]) -> float:
+    def word_mass(self, asked: set[str]) -> float:
         """The rarity-weighted mass of the question's content words outside its identifiers."""
-        return sum(self._word_idf.get(w, self._unseen_idf) for w in words_outside(query, query_ids))
+        return sum(self._word_idf.get(w, self._unseen_idf) for w in asked)
 
     def coverage(self, query: str, doc_id: str) -> float:
         """The share of the question's content words (weighted by rarity; a word no document uses

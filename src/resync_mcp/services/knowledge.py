@@ -14,7 +14,7 @@ from resync_mcp.errors import ResyncError
 from resync_mcp.knowledge import messages
 from resync_mcp.knowledge.base import KnowledgeBase, KnowledgeUnavailable
 from resync_mcp.knowledge.confidence import Answer, Band
-from resync_mcp.knowledge.diagnosis import cite, diagnosis_query
+from resync_mcp.knowledge.diagnosis import diagnosis_query
 from resync_mcp.knowledge.search import Passage
 from resync_mcp.knowledge.status import label
 from resync_mcp.notices import Steps, progress
@@ -206,16 +206,6 @@ class KnowledgeService:
             for m in matches[:5]
         ]
 
-    async def _diagnosis_answer(self, query: str, job: str, stream: str | None) -> Answer:
-        """The knowledge for a failure; runbooks written for the job or its stream win near ties."""
-        kb = self._need()
-
-        def ask() -> Answer:
-            linked = {info.doc_id for info, *_ in kb.linked(job, stream)}
-            return cite(kb.answer(query, limit=5), linked)
-
-        return await anyio.to_thread.run_sync(ask)
-
     async def diagnose(self, *, engine: str | None, job: str) -> Diagnosis:
         """Everything an operator looks at first, in one bounded answer."""
         steps = Steps(5)
@@ -263,7 +253,8 @@ class KnowledgeService:
         await steps.next("Searching the runbooks")
         try:
             runbooks = await self._runbooks(j.name, j.job_stream, query)
-            found = await self._diagnosis_answer(query, j.name, j.job_stream)
+            kb = self._need()
+            found = await anyio.to_thread.run_sync(lambda: kb.for_failure(query, j.name, j.job_stream))
             passages = [passage_view(p) for p in found.passages[:3]]
             confidence = "low" if found.no_match else found.confidence
             assessment = (
