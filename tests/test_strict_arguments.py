@@ -100,3 +100,26 @@ def test_an_unknown_argument_never_passes_any_tools_validation(
 @pytest.fixture
 def app_tools(app: App) -> dict[str, Any]:
     return {t.name: t for t in app.server._tool_manager.list_tools()}
+
+
+async def test_arguments_are_validated_once_per_call_and_reach_the_tool_as_checked(
+    app: App, mcp: Client, sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The check's validation is the one the tool gets: the SDK's own second pass reuses it, for
+    this call only (a later call with other arguments is validated afresh)."""
+    model = app.server._tool_manager.get_tool("find_jobs").fn_metadata.arg_model  # type: ignore[union-attr]
+    seen: list[dict[str, Any]] = []
+    real = model.model_validate.__func__  # type: ignore[attr-defined]
+
+    def counting(cls: Any, obj: Any, *a: Any, **k: Any) -> Any:
+        seen.append(dict(obj))
+        return real(cls, obj, *a, **k)
+
+    monkeypatch.setattr(model, "model_validate", classmethod(counting))
+    first = await mcp.call_tool("find_jobs", {"status": "ERROR", "limit": 3})
+    second = await mcp.call_tool("find_jobs", {"status": ["SUCC"], "limit": 2})
+    assert not first.is_error and not second.is_error
+    assert seen == [{"status": "ERROR", "limit": 3}, {"status": ["SUCC"], "limit": 2}]  # once each
+    firsts, seconds = first.structured_content["jobs"], second.structured_content["jobs"]  # type: ignore[index]
+    assert 0 < len(firsts) <= 3 and 0 < len(seconds) <= 2  # each call got its own limit and status
+    assert "SUCC" not in {j["status"] for j in firsts} and {j["status"] for j in seconds} == {"SUCC"}

@@ -10,13 +10,15 @@ or written. A single value where a list is expected (``status: "ERROR"``) is tak
 
 from __future__ import annotations
 
+import contextvars
 import difflib
 import types
 import typing
 from typing import Any
 
-from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.utilities.func_metadata import FuncMetadata
 from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from pydantic_core import ErrorDetails
@@ -40,12 +42,31 @@ def strict_model(model: type[BaseModel]) -> type[BaseModel]:
             return {k: [v] if k in lists and isinstance(v, str | int | float | bool) else v for k, v in data.items()}
         return data
 
-    namespace = {
+    namespace: dict[str, Any] = {
         "model_config": ConfigDict(extra="forbid", arbitrary_types_allowed=True),
-        "_one_as_list": model_validator(mode="before")(classmethod(one_as_list)),  # type: ignore[arg-type]
         "__module__": model.__module__,
     }
+    if lists:  # a validator in Python runs on every call: only where there is a list to take
+        namespace["_one_as_list"] = model_validator(mode="before")(classmethod(one_as_list))  # type: ignore[arg-type]
     return type(model.__name__, (model,), namespace)
+
+
+# The arguments this request's check validated, for the SDK's own validation just after it.
+_checked: contextvars.ContextVar[tuple[FuncMetadata, dict[str, Any], dict[str, Any]] | None] = contextvars.ContextVar(
+    "resync_checked_arguments", default=None
+)
+
+
+class CheckedMetadata(FuncMetadata):
+    """A tool's metadata whose validation reuses what the strict check just did with the same
+    arguments (the SDK validates them again on its way to the tool: twice per call for nothing)."""
+
+    def validate_arguments(self, arguments_to_validate: dict[str, Any]) -> dict[str, Any]:
+        kept = _checked.get()
+        if kept is not None and kept[0] is self and kept[1] == arguments_to_validate:
+            _checked.set(None)  # used once
+            return kept[2]
+        return super().validate_arguments(arguments_to_validate)
 
 
 def make_strict(mcp: MCPServer) -> None:
@@ -53,6 +74,7 @@ def make_strict(mcp: MCPServer) -> None:
     for tool in mcp._tool_manager.list_tools():
         strict = strict_model(tool.fn_metadata.arg_model)
         tool.fn_metadata.arg_model = strict  # type: ignore[assignment]
+        tool.fn_metadata.__class__ = CheckedMetadata  # no new fields: the same object, checked once
         tool.parameters = strict.model_json_schema(by_alias=True)
 
 
@@ -107,16 +129,22 @@ class StrictArguments:
     def __init__(self) -> None:
         self.server: MCPServer | None = None
 
-    async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
-        if ctx.method != "tools/call" or self.server is None or not ctx.params:
-            return await call_next(ctx)
+    def check(self, ctx: ServerRequestContext[Any, Any]) -> CallToolResult | None:
+        """The error answer for a ``tools/call`` whose arguments do not fit, else None."""
+        if self.server is None or not ctx.params:
+            return None
         tool = self.server._tool_manager.get_tool(str(ctx.params.get("name")))
         arguments = ctx.params.get("arguments") or {}
         if tool is None or not isinstance(arguments, dict):
-            return await call_next(ctx)
+            return None
         try:
-            tool.fn_metadata.validate_arguments(arguments)
+            validated = FuncMetadata.validate_arguments(tool.fn_metadata, arguments)
         except ValidationError as exc:
             text = explain(exc, tool.fn_metadata.arg_model, tool.parameters)
             return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
-        return await call_next(ctx)
+        _checked.set((tool.fn_metadata, arguments, validated))  # the front middleware clears it after the call
+        return None
+
+    @staticmethod
+    def clear() -> None:
+        _checked.set(None)

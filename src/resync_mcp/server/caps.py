@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from resync_mcp.server.asgi import ASGIApp, Message, Receive, Scope, Send, header, respond_json
-from resync_mcp.server.shell import request_principal
+from resync_mcp.server.front import request_principal
 
 SESSION_HEADER = b"mcp-session-id"
 

@@ -25,7 +25,7 @@ from resync_mcp.config import AuthSettings
 from resync_mcp.security.policy import RULES, Principal, least_role
 from resync_mcp.security.tokens import InvalidToken, Verifier
 from resync_mcp.server.asgi import ASGIApp, Message, Receive, Scope, Send, header, respond_json
-from resync_mcp.server.shell import PRINCIPAL_KEY
+from resync_mcp.server.front import PRINCIPAL_KEY
 
 log = structlog.get_logger("resync_mcp.auth")
 METADATA = "/.well-known/oauth-protected-resource"

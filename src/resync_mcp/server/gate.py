@@ -23,7 +23,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+from mcp.server.context import ServerRequestContext
 from mcp.shared.exceptions import MCPError
 from mcp.types import Tool
 from mcp_types import INTERNAL_ERROR
@@ -46,7 +46,8 @@ def first_listing(limits: LimitSettings, exposed: frozenset[str], path: Path = S
 
 
 class ReadyGate:
-    """Middleware, outermost: holds requests until the app is built (see the module doc)."""
+    """Holds requests until the app is built (see the module doc); the front middleware asks it
+    first (server/front.py)."""
 
     def __init__(self, listing: list[Tool] | None = None) -> None:
         self.listing = listing
@@ -61,15 +62,20 @@ class ReadyGate:
         self.failure = sentence
         self.ready.set()
 
-    async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+    @property
+    def passes(self) -> bool:
+        """Whether every request may go straight on (the usual case, checked first)."""
+        return self.failure is None and self.ready.is_set()
+
+    async def admit(self, ctx: ServerRequestContext[Any, Any]) -> None:
+        """Hold ``ctx`` until the app is ready; raise the build's sentence if it failed."""
         if not self.ready.is_set() and ctx.method not in _NOW and not ctx.method.startswith("notifications/"):
             if ctx.method == "tools/list" and self.listing is not None:
                 self.listed.set()  # the shell's list_tools answers from the listing
-                return await call_next(ctx)
+                return
             await self.ready.wait()
         if self.failure is not None and ctx.method not in _NOW:
             raise MCPError(INTERNAL_ERROR, self.failure)
-        return await call_next(ctx)
 
 
 def surface(tools: list[Tool], limits: LimitSettings) -> dict[str, Any]:

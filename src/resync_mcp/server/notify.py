@@ -10,10 +10,11 @@
 
 from __future__ import annotations
 
+import contextvars
 import warnings
 from typing import Any
 
-from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import MCPServer
 from mcp.shared.exceptions import MCPDeprecationWarning
 from mcp.types import EmptyResult, SetLevelRequestParams
@@ -40,32 +41,33 @@ async def set_level(ctx: ServerRequestContext[Any, Any], params: SetLevelRequest
     return EmptyResult()
 
 
-class Notifications:
-    """Middleware: during a tools/call or resources/read, progress and notices go to its client."""
+Tokens = tuple[contextvars.Token[Any], contextvars.Token[Any]]
 
-    async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
-        if ctx.method not in ("tools/call", "resources/read") or ctx.session is None:
-            return await call_next(ctx)
-        session = ctx.session
-        minimum = _RANK[str(_state(ctx).get(_KEY, DEFAULT_LEVEL))]
 
-        sent: set[tuple[Any, ...]] = set()  # a call that makes several requests tells each thing once
+def enter(ctx: ServerRequestContext[Any, Any]) -> Tokens | None:
+    """During a tools/call or resources/read, progress and notices go to its client (the front
+    middleware calls this, and ``leave`` after)."""
+    if ctx.method not in ("tools/call", "resources/read") or ctx.session is None:
+        return None
+    session = ctx.session
+    minimum = _RANK[str(_state(ctx).get(_KEY, DEFAULT_LEVEL))]
+    sent: set[tuple[Any, ...]] = set()  # a call that makes several requests tells each thing once
 
-        async def send(level: Level, data: dict[str, Any]) -> None:
-            key = (data.get("event"), data.get("engine"))
-            if _RANK[level] < minimum or key in sent:
-                return
-            sent.add(key)
-            with warnings.catch_warnings():  # protocol logging is deprecated in the 2026 era, still served
-                warnings.simplefilter("ignore", MCPDeprecationWarning)
-                await session.send_log_message(level, data, logger="resync-mcp", related_request_id=ctx.request_id)
+    async def send(level: Level, data: dict[str, Any]) -> None:
+        key = (data.get("event"), data.get("engine"))
+        if _RANK[level] < minimum or key in sent:
+            return
+        sent.add(key)
+        with warnings.catch_warnings():  # protocol logging is deprecated in the 2026 era, still served
+            warnings.simplefilter("ignore", MCPDeprecationWarning)
+            await session.send_log_message(level, data, logger="resync-mcp", related_request_id=ctx.request_id)
 
-        tokens = (progress_var.set(session.report_progress), notice_var.set(send))
-        try:
-            return await call_next(ctx)
-        finally:
-            progress_var.reset(tokens[0])
-            notice_var.reset(tokens[1])
+    return progress_var.set(session.report_progress), notice_var.set(send)
+
+
+def leave(tokens: Tokens) -> None:
+    progress_var.reset(tokens[0])
+    notice_var.reset(tokens[1])
 
 
 def register(mcp: MCPServer) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import MCPServer
 from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS
@@ -25,9 +25,10 @@ class PromptChecks:
             raise MCPError(INVALID_PARAMS, f"Unknown prompt: {name!r}. Known prompts: {known}.", {"name": name})
         return prompt
 
-    async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+    def check(self, ctx: ServerRequestContext[Any, Any]) -> None:
+        """Raise invalid params for a prompt that does not exist or lacks a required argument."""
         if self.server is None or not isinstance(ctx.params, dict):
-            return await call_next(ctx)
+            return
         if ctx.method == "prompts/get":
             prompt = self._known(str(ctx.params.get("name")))
             given = ctx.params.get("arguments") or {}
@@ -42,4 +43,3 @@ class PromptChecks:
             ref = ctx.params.get("ref") or {}
             if isinstance(ref, dict) and ref.get("type") == "ref/prompt":
                 self._known(str(ref.get("name")))
-        return await call_next(ctx)

@@ -1,7 +1,7 @@
 """The MCP server object before the app exists: identity, instructions, capabilities and the
-middleware every request passes. It imports nothing heavy, so that over stdio it answers a
-client's first requests while the rest is built (server/gate.py); build_server() then
-registers the tools, prompts and resources on it."""
+middleware every request passes (server/front.py). It imports nothing heavy, so that over
+stdio it answers a client's first requests while the rest is built (server/gate.py);
+build_server() then registers the tools, prompts and resources on it."""
 
 from __future__ import annotations
 
@@ -9,58 +9,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import MCPServer
 from mcp.server.request_state import RequestStateSecurity
 from mcp.types import Tool
 
-from resync_mcp.clientinfo import ClientInfo, client_var
-from resync_mcp.security.policy import Principal, principal_var
 from resync_mcp.server import notify
 from resync_mcp.server.arguments import StrictArguments
+from resync_mcp.server.front import Front, request_principal
 from resync_mcp.server.gate import ReadyGate
 from resync_mcp.server.instructions import INSTRUCTIONS
 from resync_mcp.server.protocol_errors import PromptChecks
-
-
-class ClientInfoMiddleware:
-    """Tells the audit which client (name, version) and transport each request came from."""
-
-    async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
-        params = ctx.session.client_params if ctx.session is not None else None
-        info = params.client_info if params is not None else None
-        transport = "http" if getattr(ctx.request, "headers", None) is not None else "local"
-        token = client_var.set(
-            ClientInfo(info.name[:100] if info else None, info.version[:50] if info else None, transport)
-        )
-        try:
-            return await call_next(ctx)
-        finally:
-            client_var.reset(token)
-
-
-PRINCIPAL_KEY = "resync.principal"
-
-
-def request_principal(scope: object) -> Principal | None:
-    """The principal the HTTP edge verified and put in this ASGI scope, if any."""
-    principal = scope.get(PRINCIPAL_KEY) if isinstance(scope, dict) else None
-    return principal if isinstance(principal, Principal) else None
-
-
-class IdentityMiddleware:
-    """Carries the principal that the HTTP edge verified (server/edge.py puts it in the ASGI
-    scope) into the call, where the authorize stage, the audit and the control service read it."""
-
-    async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
-        principal = request_principal(getattr(ctx.request, "scope", None))
-        if principal is None:
-            return await call_next(ctx)
-        token = principal_var.set(principal)
-        try:
-            return await call_next(ctx)
-        finally:
-            principal_var.reset(token)
 
 
 class ShellServer(MCPServer):
@@ -115,7 +74,7 @@ def make_shell(
         instructions=INSTRUCTIONS,
         version=version,
         log_level=log_level,  # type: ignore[arg-type]
-        middleware=[gate, IdentityMiddleware(), ClientInfoMiddleware(), notify.Notifications(), strict, prompt_checks],
+        middleware=[Front(gate, strict, prompt_checks)],
         request_state_security=request_state(request_state_keys),
     )
     mcp.gate = gate
