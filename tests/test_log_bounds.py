@@ -49,9 +49,10 @@ def test_ordinary_commands_are_left_alone(text: str) -> None:
     assert redact(text) == text
 
 
+@pytest.mark.parametrize("engine", ["password=hunter2", None, "demo", "de\nmo password=hunter2", "é\x00"])
 @pytest.mark.parametrize("fmt", ["console", "json"])
 def test_the_per_call_line_written_directly_is_the_one_the_chain_writes(
-    fmt: str, capsys: pytest.CaptureFixture[str]
+    fmt: str, engine: str | None, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Outside a terminal the per-call line skips structlog's chain; it must say the same, redacted."""
     import json
@@ -63,7 +64,7 @@ def test_the_per_call_line_written_directly_is_the_one_the_chain_writes(
     configure("INFO", fmt)
     assert logs._call_line is not None  # captured stderr is not a terminal: the direct path is on
     log = structlog.get_logger("test")
-    fields = {"tool": "get_job", "engine": "password=hunter2", "outcome": "ok", "ms": 1.5, "correlation_id": "c0ffee"}
+    fields = {"tool": "get_job", "engine": engine, "outcome": "ok", "ms": 1.25, "correlation_id": "c0ffee"}
     logs.tool_call(log, **fields)
     logs._call_line, direct_on = None, logs._call_line
     logs.tool_call(log, **fields)  # through the chain

@@ -60,28 +60,48 @@ def _plain(_: object, __: str, event: structlog.typing.EventDict) -> str:
 
 
 _call_line: Callable[[structlog.typing.EventDict], str] | None = None  # set by configure()
+_plain_calls = False  # the direct line is the plain format (no dict, no sort: written below)
 _renderer: object = None  # the renderer configure() installed
 
 
-def tool_call(logger: structlog.typing.FilteringBoundLogger, **fields: object) -> None:
+def _shown(value: str | None) -> str:
+    """A value of ours as ``_plain`` shows it (redacted; repr unless printable text)."""
+    if value is None:
+        return "None"
+    text = redact(value)
+    return text if isinstance(text, str) and text.isprintable() else repr(text)
+
+
+def tool_call(
+    logger: structlog.typing.FilteringBoundLogger,
+    *,
+    tool: str,
+    engine: str | None,
+    outcome: str,
+    ms: float,
+    correlation_id: str,
+) -> None:
     """The line every tool call writes. Once configured for a file or pipe (not a terminal), it
     is rendered and written directly, the same line as through structlog's chain at a fraction of
     the cost: it is on every call's path."""
     procs = structlog.get_config()["processors"]
     if _call_line is None or not procs or procs[-1] is not _renderer:  # reconfigured since (tests)
-        logger.info("tool_call", **fields)
+        logger.info("tool_call", tool=tool, engine=engine, outcome=outcome, ms=ms, correlation_id=correlation_id)
         return
-    event: structlog.typing.EventDict = {
-        "event": "tool_call",
-        **_bounded_values(None, "info", fields),
-        "level": "info",
-        "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
-    }
+    ts = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    if _plain_calls:  # _plain's line for these fields, keys in its (sorted) order
+        sys.stderr.write(
+            f"{ts} [info] tool_call correlation_id={correlation_id} engine={_shown(engine)} ms={ms!r}"
+            f" outcome={outcome} tool={tool}\n"
+        )
+        return
+    fields = {"tool": tool, "engine": engine, "outcome": outcome, "ms": ms, "correlation_id": correlation_id}
+    event = {"event": "tool_call", **_bounded_values(None, "info", fields), "level": "info", "timestamp": ts}
     sys.stderr.write(_call_line(event) + "\n")
 
 
 def configure(level: str = "INFO", fmt: str = "console") -> None:
-    global _call_line, _renderer
+    global _call_line, _plain_calls, _renderer
     lvl = getattr(logging, level.upper(), logging.INFO)
     logging.basicConfig(stream=sys.stderr, level=lvl, format="%(levelname)s %(name)s: %(message)s", force=True)
     for handler in logging.getLogger().handlers:
@@ -103,6 +123,7 @@ def configure(level: str = "INFO", fmt: str = "console") -> None:
     elif renderer is _plain:
         fast = lambda e: _plain(None, "info", e)  # noqa: E731
     _call_line = fast if lvl <= logging.INFO else None
+    _plain_calls = renderer is _plain
     _renderer = renderer
     structlog.configure(
         processors=[

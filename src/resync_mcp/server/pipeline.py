@@ -11,7 +11,8 @@ from __future__ import annotations
 import contextvars
 import os
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
@@ -47,12 +48,13 @@ authz_var: contextvars.ContextVar[tuple[Principal, Decision] | None] = contextva
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ToolCall:
     tool: str
     arguments: dict[str, Any]
     engine: str | None
     correlation_id: str = field(default_factory=lambda: os.urandom(6).hex())  # 48 random bits, as before
+    body: Callable[[], Awaitable[Any]] | None = field(default=None, repr=False, compare=False)  # the tool's work
 
 
 Next = Callable[[ToolCall], Awaitable[Any]]
@@ -250,15 +252,20 @@ class Pipeline:
         self.stages = list(stages)
         self.in_flight = 0  # tool calls running now: a graceful shutdown waits for them
         self._idle: anyio.Event | None = None
+        self._chain: Next = _body
+        self._chained: list[Stage] = []  # the stages self._chain was composed of
 
-    async def run(self, call: ToolCall, handler: Next) -> Any:
-        """Run ``handler`` inside every stage, first stage outermost."""
-        chain = handler
-        for stage in reversed(self.stages):
-            chain = _bind(stage, chain)
+    async def run(self, call: ToolCall, handler: Next | None = None) -> Any:
+        """Run the call's body (or ``handler``) inside every stage, first stage outermost."""
+        if handler is not None:
+            call = replace(call, body=partial(handler, call))
+        if self._chained != self.stages:  # composed once, again only if the list was changed
+            self._chain, self._chained = _body, list(self.stages)
+            for stage in reversed(self._chained):
+                self._chain = partial(stage, next=self._chain)  # no frame of our own per stage
         self.in_flight += 1
         try:
-            return await chain(call)
+            return await self._chain(call)
         finally:
             self.in_flight -= 1
             if not self.in_flight and self._idle is not None:
@@ -270,8 +277,6 @@ class Pipeline:
             await self._idle.wait()
 
 
-def _bind(stage: Stage, nxt: Next) -> Next:
-    async def step(call: ToolCall) -> Any:
-        return await stage(call, nxt)
-
-    return step
+async def _body(call: ToolCall) -> Any:
+    assert call.body is not None, "a ToolCall run through the pipeline needs its body"
+    return await call.body()

@@ -12,6 +12,7 @@ import contextvars
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any, Protocol
 
 
@@ -62,15 +63,8 @@ def chain(stages: Sequence[UpstreamStage], terminal: Fetch) -> Fetch:
     """Compose stages around ``terminal``; the first stage is outermost."""
     fetch = terminal
     for stage in reversed(stages):
-        fetch = _bind(stage, fetch)
+        fetch = partial(stage, next=fetch)  # no frame of our own per stage
     return fetch
-
-
-def _bind(stage: UpstreamStage, nxt: Fetch) -> Fetch:
-    async def step(call: UpstreamCall) -> Fetched:
-        return await stage(call, nxt)
-
-    return step
 
 
 # ------------------------------------------------------------- per-tool-call context

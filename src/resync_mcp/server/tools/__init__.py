@@ -30,11 +30,8 @@ class Runner:
     async def __call__(
         self, tool: str, engine: str | None, arguments: dict[str, Any], fn: Callable[[], Awaitable[T]]
     ) -> T:
-        async def handler(call: ToolCall) -> Any:
-            return await fn()
-
         try:
-            result: T = await self.pipeline.run(ToolCall(tool, arguments, engine), handler)
+            result: T = await self.pipeline.run(ToolCall(tool, arguments, engine, body=fn))
         except ToolFailure as exc:
             raise ToolError(str(exc)) from None
         return result
