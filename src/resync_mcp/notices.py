@@ -10,28 +10,32 @@ report costs a context-variable read. Every notice also goes to the server's own
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Awaitable, Callable
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import structlog
 
 Level = Literal["debug", "info", "notice", "warning", "error"]
 
-ProgressSink = Callable[[float, float | None, str | None], Awaitable[None]]
-NoticeSink = Callable[[Level, dict[str, Any]], Awaitable[None]]
 
-progress_var: contextvars.ContextVar[ProgressSink | None] = contextvars.ContextVar("progress", default=None)
-notice_var: contextvars.ContextVar[NoticeSink | None] = contextvars.ContextVar("notice", default=None)
+class Channel(Protocol):
+    """Where the current call's progress and notices go (server/notify.py sets one per call)."""
+
+    async def progress(self, done: float, total: float | None, message: str | None) -> None: ...
+
+    async def notice(self, level: Level, data: dict[str, Any]) -> None: ...
+
+
+channel_var: contextvars.ContextVar[Channel | None] = contextvars.ContextVar("resync_channel", default=None)
 
 log = structlog.get_logger("resync_mcp.notices")
 
 
 async def progress(done: float, total: float | None = None, message: str | None = None) -> None:
     """Report how far the current call is. A failing client channel never fails the call."""
-    sink = progress_var.get()
+    sink = channel_var.get()
     if sink is not None:
         try:
-            await sink(done, total, message)
+            await sink.progress(done, total, message)
         except Exception:
             log.debug("progress_not_sent", exc_info=True)
 
@@ -39,10 +43,10 @@ async def progress(done: float, total: float | None = None, message: str | None 
 async def notify(level: Level, event: str, message: str, **fields: Any) -> None:
     """Tell the operator (and the log) about something that affects what they are shown."""
     getattr(log, "info" if level in ("debug", "info", "notice") else level)(event, message=message, **fields)
-    sink = notice_var.get()
+    sink = channel_var.get()
     if sink is not None:
         try:
-            await sink(level, {"event": event, "message": message, **fields})
+            await sink.notice(level, {"event": event, "message": message, **fields})
         except Exception:
             log.debug("notice_not_sent", exc_info=True)
 

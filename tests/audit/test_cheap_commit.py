@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from resync_mcp.audit import chain
 from resync_mcp.audit import crypto as c
 from resync_mcp.audit.reader import Filter, entries
+from resync_mcp.clock import FakeClock
 from tests.audit.helpers import make_store
 
 _text = st.one_of(st.text(max_size=40), st.text(alphabet='AB+/=z09_-.:|"\\ \t\né', max_size=40))
@@ -108,3 +109,55 @@ def test_shredding_clears_the_kept_ciphers(tmp_path: Path) -> None:
     store.shred("alice")
     assert c._sealer.cache_info().currsize == 1  # only the system's, which sealed the shred record since
     assert [e.get("tool") for e in entries(store, Filter()) if e["kind"] == "call"] == [None, None]
+
+
+def test_a_deferred_payload_is_made_at_the_commit_and_dated_when_the_call_was(tmp_path: Path) -> None:
+    """A read call's payload is put together by the committer; its time is the call's, not the
+    commit's, and what it holds is what the call saw."""
+    clock = FakeClock()
+    store = make_store(tmp_path, clock=clock)
+    made: list[str] = []
+
+    def payload() -> dict[str, object]:
+        made.append("now")
+        return {"tool": "get_job", "arguments": {"job": "PAY.J1"}}
+
+    when = clock.now()
+    store.append("call", "alice", payload, durable=False)
+    assert made == []  # nothing made on the caller's path
+    clock.advance(30)
+    store.flush()
+    assert made == ["now"]
+    (record,) = [e for e in entries(store, Filter()) if e["kind"] == "call"]
+    assert record["tool"] == "get_job" and record["arguments"] == {"job": "PAY.J1"}
+    assert record["ts"] == when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def test_a_payload_that_cannot_be_made_still_records_the_call_and_its_batch(tmp_path: Path) -> None:
+    store = make_store(tmp_path)
+
+    def broken() -> dict[str, object]:
+        raise ValueError("boom")
+
+    store.append("call", "alice", {"tool": "a"}, durable=False)
+    store.append("call", "alice", broken, durable=False)
+    store.append("call", "alice", {"tool": "c"}, durable=False)
+    store.flush()
+    calls = [e for e in entries(store, Filter()) if e["kind"] == "call"]
+    assert [e.get("tool") for e in calls] == ["a", None, "c"]
+    assert calls[1]["error"] == "payload unavailable: ValueError"
+    assert store.status()["dropped"] == 0
+
+
+def test_a_batch_seals_every_record_with_its_own_nonce(tmp_path: Path) -> None:
+    drawn = c.nonces(500)
+    assert len(set(drawn)) == 500 and {len(n) for n in drawn} == {12}
+    store = make_store(tmp_path, every=10_000)
+    for i in range(64):
+        store.append("call", "alice", {"i": i}, durable=False)
+    store.flush()
+    db = sqlite3.connect(store.path)
+    nonces = [r[0] for r in db.execute("SELECT nonce FROM records")]
+    db.close()
+    assert len(nonces) == 64 and len(set(nonces)) == 64
+    assert [e["i"] for e in entries(store, Filter()) if e["kind"] == "call"] == list(range(64))

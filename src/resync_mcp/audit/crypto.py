@@ -25,6 +25,7 @@ class KeyUnavailable(Exception):
     """The data key is gone (shredded) or the KEK does not open it."""
 
 
+@functools.lru_cache(maxsize=4096)  # every record asks it for its subject's key
 def subject_tag(subject: str) -> str:
     """A stable, non-reversible tag for a subject: key ids never show who the subject is."""
     return hashlib.sha256(b"resync-audit-subject\n" + subject.encode()).hexdigest()[:16]
@@ -46,12 +47,23 @@ def unwrap(kek: bytes, key_id: str, wrapped: bytes) -> bytes:
         raise KeyUnavailable(f"data key {key_id} does not open with this KEK") from exc
 
 
-def seal(data_key: bytes, seq: int, key_id: str, plaintext: bytes, bound: str = "") -> tuple[str, str]:
+def seal(
+    data_key: bytes, seq: int, key_id: str, plaintext: bytes, bound: str = "", nonce: bytes | None = None
+) -> tuple[str, str]:
     """``bound`` (the row's kind and time) is authenticated with the ciphertext: a record's
-    plaintext header cannot be changed and relinked without the ciphertext failing to open."""
-    nonce = os.urandom(12)
+    plaintext header cannot be changed and relinked without the ciphertext failing to open.
+    ``nonce``: 12 random bytes (``nonces`` draws a batch's in one call), else drawn here."""
+    if nonce is None or len(nonce) != 12:
+        nonce = os.urandom(12)
     ct = _sealer(data_key).encrypt(nonce, plaintext, _aad(seq, key_id, bound))
     return base64.b64encode(nonce).decode(), base64.b64encode(ct).decode()
+
+
+def nonces(count: int) -> list[bytes]:
+    """``count`` random 96-bit nonces from one read of the OS's generator: the same randomness
+    as one read each, without a system call per record (several microseconds each here)."""
+    pool = os.urandom(12 * count)
+    return [pool[i : i + 12] for i in range(0, 12 * count, 12)]
 
 
 @functools.lru_cache(maxsize=64)

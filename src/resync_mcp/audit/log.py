@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextvars
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
@@ -21,14 +20,44 @@ from resync_mcp.security.policy import Principal
 log = structlog.get_logger("resync_mcp.audit")
 
 
-@dataclass
 class AuditScope:
-    """One tool call's audit context."""
+    """One tool call's audit context. Its record's payload (who, from which client, the redacted
+    arguments) is put together when the record is committed, in the committer's thread, unless
+    an intent needs it at once: little of a read call's audit work is left on the event loop."""
 
-    log: AuditLog
-    principal: str
-    base: dict[str, Any]
-    intents: list[int] = field(default_factory=list)
+    __slots__ = ("_base", "arguments", "client", "correlation_id", "engine", "intents", "log", "tool", "who")
+
+    def __init__(
+        self,
+        log: AuditLog,
+        who: Principal,
+        client: ClientInfo,
+        tool: str,
+        engine: str | None,
+        arguments: dict[str, Any],
+        correlation_id: str,
+    ) -> None:
+        self.log, self.who, self.client, self.tool, self.engine = log, who, client, tool, engine
+        self.arguments, self.correlation_id = arguments, correlation_id
+        self.intents: list[int] = []
+        self._base: dict[str, Any] | None = None
+
+    @property
+    def principal(self) -> str:
+        return self.who.id
+
+    @property
+    def base(self) -> dict[str, Any]:
+        """What every record of this call says: who, from where, which tool with what arguments."""
+        if self._base is None:
+            self._base = {
+                **self.log.caller(self.who, self.client),
+                "engine": self.engine,
+                "tool": self.tool,
+                "arguments": redact(self.arguments),
+                "correlation_id": self.correlation_id,
+            }
+        return self._base
 
     def intent(self, details: dict[str, Any]) -> int:
         """Write the intent durably (fsync'd) before the action is sent.
@@ -42,6 +71,7 @@ class AuditScope:
         return seq
 
 
+_NO_CLIENT = ClientInfo()
 audit_scope_var: contextvars.ContextVar[AuditScope | None] = contextvars.ContextVar("resync_audit", default=None)
 
 
@@ -51,34 +81,48 @@ class AuditLog:
         self.principal_of = principal_of
         self.replica = replica  # in a fleet: which replica wrote the record
         self.unrecorded = 0  # read calls that ran while the store could not write
+        self._last_caller: tuple[Principal, ClientInfo, dict[str, Any]] | None = None
 
     def scope(self, tool: str, engine: str | None, arguments: dict[str, Any], correlation_id: str) -> AuditScope:
-        client = client_var.get() or ClientInfo()
-        who = self.principal_of()
-        principal = who.id
-        base = {
-            "principal": principal,
+        return AuditScope(
+            self, self.principal_of(), client_var.get() or _NO_CLIENT, tool, engine, arguments, correlation_id
+        )
+
+    def caller(self, who: Principal, client: ClientInfo) -> dict[str, Any]:
+        """Who called and from which client: the same for every call of a session (kept for the
+        last pair, by identity: the front middleware keeps one ClientInfo per connection). Shared
+        by records: never changed."""
+        kept = self._last_caller
+        if kept is not None and kept[0] is who and kept[1] is client:
+            return kept[2]
+        caller = {
+            "principal": who.id,
             "issuer": who.issuer,
             "client_id": who.client_id,
             "via": who.via,
             "client": {"name": client.name, "version": client.version},
             "transport": client.transport,
-            "engine": engine,
-            "tool": tool,
-            "arguments": redact(arguments),
-            "correlation_id": correlation_id,
         }
         if self.replica is not None:
-            base["replica"] = self.replica
-        return AuditScope(self, principal, base)
+            caller["replica"] = self.replica
+        self._last_caller = (who, client, caller)
+        return caller
 
     def outcome(self, scope: AuditScope, details: dict[str, Any], *, durable: bool) -> None:
-        """The call's record: never fails the call; a read that could not be recorded is counted."""
-        payload = {**scope.base, **details}
-        if scope.intents:
-            payload["intent_seq"] = scope.intents
+        """The call's record: never fails the call; a read that could not be recorded is counted.
+        A read's payload is put together at its commit (``scope`` and ``details`` are not changed
+        after the call); an outcome after an intent is written at once."""
+
+        def payload() -> dict[str, Any]:
+            body = {**scope.base, **details}
+            if scope.intents:
+                body["intent_seq"] = scope.intents
+            return body
+
         try:
-            self.store.append("outcome" if durable else "call", scope.principal, payload, durable=durable)
+            self.store.append(
+                "outcome" if durable else "call", scope.principal, payload() if durable else payload, durable=durable
+            )
         except AuditUnavailable as exc:
             self.unrecorded += 1
-            log.error("audit_unrecorded", tool=scope.base["tool"], error=exc.message)
+            log.error("audit_unrecorded", tool=scope.tool, error=exc.message)

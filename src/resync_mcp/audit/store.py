@@ -66,15 +66,28 @@ class Stats:
     damaged_at: int | None = None  # first record past the last checkpoint that does not link
 
 
+# A record's payload, or what makes it at the commit (in the committer's thread, off the loop).
+Payload = dict[str, Any] | Callable[[], dict[str, Any]]
+
+
 @dataclass
 class _Entry:
     """A record waiting for its commit, where it gets its seq, ciphertext and hash."""
 
-    ts: str
+    ts: datetime | str  # ISO text at the commit
     kind: str
     key_id: str
     key: bytes = field(repr=False)
-    plaintext: bytes | dict[str, Any] = field(repr=False)  # a payload is encoded at its commit
+    plaintext: bytes | Payload = field(repr=False)  # a payload is made and encoded at its commit
+
+
+def _payload(made: Payload) -> dict[str, Any]:
+    if not callable(made):
+        return made
+    try:
+        return made()
+    except Exception as exc:  # a record must not fail its whole batch: it says what it lost
+        return {"error": f"payload unavailable: {type(exc).__name__}"}
 
 
 def _iso(ts: datetime) -> str:
@@ -200,7 +213,7 @@ class AuditStore:
             return count
 
     # ------------------------------------------------------------------ append
-    def append(self, kind: str, subject: str, payload: dict[str, Any], *, durable: bool) -> int | None:
+    def append(self, kind: str, subject: str, payload: Payload, *, durable: bool) -> int | None:
         """Add a record. A durable one is committed before this returns, and its seq returned;
         others wait for the group commit (None: the seq is assigned then).
 
@@ -220,8 +233,8 @@ class AuditStore:
             raise AuditUnavailable(f"The audit store cannot write: {exc}.") from None
         # A durable record is encoded now (its commit follows at once); another at its group
         # commit, in the committer's thread, off the caller's (the event loop's) path.
-        body = chain.canonical(payload) if durable else payload
-        entry = _Entry(_iso(self._clock.now()), kind, key_id, key, body)
+        body = chain.canonical(_payload(payload)) if durable else payload
+        entry = _Entry(self._clock.now(), kind, key_id, key, body)
         if durable:  # queued and committed in one hold of the lock: the group commit cannot take it
             with self._lock:  # in between, and its seq is the one this returns
                 self._queue(entry)
@@ -293,13 +306,15 @@ class AuditStore:
             if seq < self._committed[0] and self.stats.damaged_at is None:
                 self.stats.damaged_at = seq + 1  # records we committed are gone: truncated or rolled back
             rows = []
-            for e in entries:
+            for e, fresh in zip(entries, c.nonces(len(entries)), strict=True):
                 seq += 1
-                plain = e.plaintext if isinstance(e.plaintext, bytes) else chain.canonical(e.plaintext, lenient=True)
-                nonce, ct = c.seal(e.key, seq, e.key_id, plain, f"{e.kind}|{e.ts}")
-                body = {"seq": seq, "ts": e.ts, "kind": e.kind, "key_id": e.key_id, "nonce": nonce, "ct": ct}
+                ts = e.ts if isinstance(e.ts, str) else _iso(e.ts)
+                made = e.plaintext
+                plain = made if isinstance(made, bytes) else chain.canonical(_payload(made), lenient=True)
+                nonce, ct = c.seal(e.key, seq, e.key_id, plain, f"{e.kind}|{ts}", fresh)
+                body = {"seq": seq, "ts": ts, "kind": e.kind, "key_id": e.key_id, "nonce": nonce, "ct": ct}
                 prev, head = head, chain.link(head, body)
-                row = (seq, e.ts, e.kind, e.key_id, nonce, ct, head)
+                row = (seq, ts, e.kind, e.key_id, nonce, ct, head)
                 rows.append(row)
                 if len(self._written) < 4 * self._every + 4096:  # bounded even if checkpoints are refused
                     self._written[seq] = (prev, row)

@@ -9,11 +9,12 @@ go (server/notify.py). One layer, not one per concern: each layer is a coroutine
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 
 from resync_mcp.clientinfo import ClientInfo, client_var
+from resync_mcp.notices import channel_var
 from resync_mcp.security.policy import Principal, principal_var
 from resync_mcp.server import notify
 from resync_mcp.server.arguments import StrictArguments
@@ -21,6 +22,7 @@ from resync_mcp.server.gate import ReadyGate
 from resync_mcp.server.protocol_errors import PromptChecks
 
 PRINCIPAL_KEY = "resync.principal"
+_CLIENT = "resync.client"
 
 
 def request_principal(scope: object) -> Principal | None:
@@ -30,10 +32,18 @@ def request_principal(scope: object) -> Principal | None:
 
 
 def client_of(ctx: ServerRequestContext[Any, Any]) -> ClientInfo:
+    """The client's name, version and transport; one object per connection (the audit keeps
+    what it derives from it by identity)."""
     params = ctx.session.client_params if ctx.session is not None else None
-    info = params.client_info if params is not None else None
     transport = "http" if getattr(ctx.request, "headers", None) is not None else "local"
-    return ClientInfo(info.name[:100] if info else None, info.version[:50] if info else None, transport)
+    state = notify.connection_state(ctx)
+    kept = state.get(_CLIENT)
+    if kept is not None and kept[0] is params and kept[1].transport == transport:
+        return cast(ClientInfo, kept[1])
+    info = params.client_info if params is not None else None
+    client = ClientInfo(info.name[:100] if info else None, info.version[:50] if info else None, transport)
+    state[_CLIENT] = (params, client)
+    return client
 
 
 class Front:
@@ -58,7 +68,7 @@ class Front:
             return await call_next(ctx)
         finally:
             if notices is not None:
-                notify.leave(notices)
+                channel_var.reset(notices)
             client_var.reset(client)
             if who is not None:
                 principal_var.reset(who)

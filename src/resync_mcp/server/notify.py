@@ -19,7 +19,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.shared.exceptions import MCPDeprecationWarning
 from mcp.types import EmptyResult, SetLevelRequestParams
 
-from resync_mcp.notices import Level, notice_var, progress_var
+from resync_mcp.notices import Channel, Level, channel_var
 
 _KEY = "resync.log_level"
 DEFAULT_LEVEL: Level = "warning"
@@ -28,7 +28,7 @@ _RANK = {
 }
 
 
-def _state(ctx: ServerRequestContext[Any, Any]) -> dict[str, Any]:
+def connection_state(ctx: ServerRequestContext[Any, Any]) -> dict[str, Any]:
     # The SDK keeps per-connection application state on the Connection, which ServerSession
     # holds privately; a per-connection level needs exactly that scope.
     connection = getattr(ctx.session, "_connection", None)
@@ -37,37 +37,44 @@ def _state(ctx: ServerRequestContext[Any, Any]) -> dict[str, Any]:
 
 
 async def set_level(ctx: ServerRequestContext[Any, Any], params: SetLevelRequestParams) -> EmptyResult:
-    _state(ctx)[_KEY] = params.level
+    connection_state(ctx)[_KEY] = params.level
     return EmptyResult()
 
 
-Tokens = tuple[contextvars.Token[Any], contextvars.Token[Any]]
+class _Channel:
+    """One call's channel to its client: progress on its stream, and each notice at most once
+    (a call that makes several requests tells each thing once), at or above the level asked."""
 
+    __slots__ = ("ctx", "sent")
 
-def enter(ctx: ServerRequestContext[Any, Any]) -> Tokens | None:
-    """During a tools/call or resources/read, progress and notices go to its client (the front
-    middleware calls this, and ``leave`` after)."""
-    if ctx.method not in ("tools/call", "resources/read") or ctx.session is None:
-        return None
-    session = ctx.session
-    minimum = _RANK[str(_state(ctx).get(_KEY, DEFAULT_LEVEL))]
-    sent: set[tuple[Any, ...]] = set()  # a call that makes several requests tells each thing once
+    def __init__(self, ctx: ServerRequestContext[Any, Any]) -> None:
+        self.ctx = ctx
+        self.sent: set[tuple[Any, ...]] | None = None
 
-    async def send(level: Level, data: dict[str, Any]) -> None:
-        key = (data.get("event"), data.get("engine"))
-        if _RANK[level] < minimum or key in sent:
+    async def progress(self, done: float, total: float | None, message: str | None) -> None:
+        assert self.ctx.session is not None
+        await self.ctx.session.report_progress(done, total, message)
+
+    async def notice(self, level: Level, data: dict[str, Any]) -> None:
+        ctx, key = self.ctx, (data.get("event"), data.get("engine"))
+        if _RANK[level] < _RANK[str(connection_state(ctx).get(_KEY, DEFAULT_LEVEL))]:
             return
-        sent.add(key)
+        self.sent = self.sent or set()
+        if key in self.sent:
+            return
+        self.sent.add(key)
+        assert ctx.session is not None
         with warnings.catch_warnings():  # protocol logging is deprecated in the 2026 era, still served
             warnings.simplefilter("ignore", MCPDeprecationWarning)
-            await session.send_log_message(level, data, logger="resync-mcp", related_request_id=ctx.request_id)
-
-    return progress_var.set(session.report_progress), notice_var.set(send)
+            await ctx.session.send_log_message(level, data, logger="resync-mcp", related_request_id=ctx.request_id)
 
 
-def leave(tokens: Tokens) -> None:
-    progress_var.reset(tokens[0])
-    notice_var.reset(tokens[1])
+def enter(ctx: ServerRequestContext[Any, Any]) -> contextvars.Token[Channel | None] | None:
+    """During a tools/call or resources/read, progress and notices go to its client (the front
+    middleware calls this, and resets the token after)."""
+    if ctx.method not in ("tools/call", "resources/read") or ctx.session is None:
+        return None
+    return channel_var.set(_Channel(ctx))
 
 
 def register(mcp: MCPServer) -> None:

@@ -9,7 +9,7 @@ cache -> breaker -> retry -> bulkhead -> HTTP.
 from __future__ import annotations
 
 import contextvars
-import os
+import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -53,7 +53,9 @@ class ToolCall:
     tool: str
     arguments: dict[str, Any]
     engine: str | None
-    correlation_id: str = field(default_factory=lambda: os.urandom(6).hex())  # 48 random bits, as before
+    # 48 random bits: from the process's own generator (reseeded from the OS at start and in a
+    # forked child), not a system call per call; an id to find a call by, not a secret.
+    correlation_id: str = field(default_factory=lambda: f"{random.getrandbits(48):012x}")
     body: Callable[[], Awaitable[Any]] | None = field(default=None, repr=False, compare=False)  # the tool's work
 
 
@@ -214,7 +216,7 @@ class AuditStage:
             freshness_var.reset(tokens[1])
             audit_scope_var.reset(tokens[0])
             details["hwa_requests"] = collector.sent
-            details["served_from_cache"] = sum(1 for s in collector.sources if s != "upstream")
+            details["served_from_cache"] = collector.cached
             if self._clock:
                 details["latency_ms"] = round((self._clock.monotonic() - started) * 1000, 2)
             self.audit.outcome(scope, details, durable=bool(scope.intents))
@@ -223,6 +225,9 @@ class AuditStage:
 class FreshnessStage:
     """Makes a result's ``as_of`` the time of the oldest data it was built from, and marks
     it ``stale`` when any of that data was served stale from the cache."""
+
+    def __init__(self) -> None:
+        self._dated: dict[type[Any], bool] = {}  # whether a result type has as_of
 
     async def __call__(self, call: ToolCall, next: Next) -> Any:
         outer = freshness_var.get()  # the audit stage's, when there is one: it counts the same reads
@@ -233,17 +238,23 @@ class FreshnessStage:
         finally:
             if token is not None:
                 freshness_var.reset(token)
-        if isinstance(result, BaseModel) and collector.oldest is not None and "as_of" in type(result).model_fields:
-            as_of = min(getattr(result, "as_of"), collector.oldest)  # noqa: B009
-            result = result.model_copy(update={"as_of": as_of, "stale": collector.stale})
-            if collector.stale:
-                await notify(
-                    "warning",
-                    "stale_data",
-                    f"{call.tool} answered from cached data as of {iso(as_of)}: the engine did not answer in time.",
-                    engine=call.engine,
-                    tool=call.tool,
-                )
+        if collector.oldest is None or not isinstance(result, BaseModel):
+            return result
+        dated = self._dated.get(type(result))
+        if dated is None:
+            dated = self._dated[type(result)] = "as_of" in type(result).model_fields
+        if not dated:
+            return result
+        as_of, stale = min(getattr(result, "as_of"), collector.oldest), collector.stale  # noqa: B009
+        result = result.model_copy(update={"as_of": as_of, "stale": stale})
+        if stale:
+            await notify(
+                "warning",
+                "stale_data",
+                f"{call.tool} answered from cached data as of {iso(as_of)}: the engine did not answer in time.",
+                engine=call.engine,
+                tool=call.tool,
+            )
         return result
 
 

@@ -71,20 +71,21 @@ def chain(stages: Sequence[UpstreamStage], terminal: Fetch) -> Fetch:
 scope_var: contextvars.ContextVar[str] = contextvars.ContextVar("resync_scope", default="local")
 
 
-@dataclass
+@dataclass(slots=True)
 class Freshness:
     """What one tool call read: the oldest answer's time and whether any was stale."""
 
     oldest: datetime | None = None
     stale: bool = False
-    sources: list[str] = field(default_factory=list)
+    cached: int = 0  # answers served from the cache (L1 or L2)
     sent: int = 0  # HTTP requests that really left for the engine (retries and writes included)
 
     def record(self, fetched: Fetched) -> None:
         if self.oldest is None or fetched.as_of < self.oldest:
             self.oldest = fetched.as_of
         self.stale |= fetched.stale
-        self.sources.append(fetched.source)
+        if fetched.source != "upstream":
+            self.cached += 1
 
 
 freshness_var: contextvars.ContextVar[Freshness | None] = contextvars.ContextVar("resync_freshness", default=None)
