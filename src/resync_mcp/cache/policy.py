@@ -32,11 +32,12 @@ class Ttls:
 
 def cache_key(call: UpstreamCall) -> str:
     """Engine, the caller's scope and the exact request: one user never gets another scope's data."""
-    return _key(call.engine, call.kind, call.scope, call.path, call.params, call.headers)
+    return key_of(call.engine, call.kind, call.scope, call.path, call.params, call.headers)
 
 
 @functools.lru_cache(maxsize=4096)  # every cached read works its key out: the hot ones once
-def _key(engine: str, kind: str, scope: str, path: str, params: tuple[Any, ...], headers: tuple[Any, ...]) -> str:
+def key_of(engine: str, kind: str, scope: str, path: str, params: tuple[Any, ...], headers: tuple[Any, ...]) -> str:
+    """``cache_key`` of a request with these fields (the client asks before building one)."""
     raw = "\x1f".join((engine, scope, path, repr(params), repr(headers)))
     return f"{engine}:{kind}:{hashlib.sha256(raw.encode()).hexdigest()[:32]}"
 

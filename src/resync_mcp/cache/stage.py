@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -96,6 +96,27 @@ class CacheStage:
             l1.drop_tags({f"neg:{call.engine}:{i}" for i in policy.ids_in(content)})
         return entry
 
+    def _serve(self, entry: Entry) -> Fetched:
+        """A fresh hit, counted; every hit on one entry shares one answer (it is immutable)."""
+        assert entry.value is not None
+        self._count(entry.klass, "hit")
+        served = entry.served
+        if served is None:
+            source = "l2" if entry.value.source == "l2" else "l1"
+            served = entry.served = replace(entry.value, source=source)
+        return served
+
+    def fresh_hit(
+        self, engine: str, kind: str, scope: str, path: str, params: tuple[Any, ...], headers: tuple[Any, ...]
+    ) -> Fetched | None:
+        """What this stage would serve for a read with these fields from L1 and nothing else: a
+        fresh, positive entry. The client asks before it builds the request; on None the request
+        goes through the stage as usual (L2, expiry, stale-while-revalidate, negative entries)."""
+        entry = self.l1(engine).get(policy.key_of(engine, kind, scope, path, params, headers))
+        if entry is None or entry.value is None or self._clock.monotonic() >= entry.fresh_until:
+            return None
+        return self._serve(entry)
+
     # ------------------------------------------------------------------- stage
     async def __call__(self, call: UpstreamCall, next: Fetch) -> Fetched:
         if not call.idempotent:
@@ -127,12 +148,7 @@ class CacheStage:
                 if entry.value is None:
                     self._count(entry.klass, "negative_hit")
                     raise NotFound(entry.not_found or "Not found.")
-                self._count(entry.klass, "hit")
-                served = entry.served  # immutable: every hit on this entry can share one
-                if served is None:
-                    source = "l2" if entry.value.source == "l2" else "l1"
-                    served = entry.served = replace(entry.value, source=source)
-                return served
+                return self._serve(entry)
             # Stale-while-revalidate needs the bus: without it the refresh may be hiding a write.
             bus_up = self.bus is None or self.bus.up
             if entry.value is not None and bus_up and now < entry.fresh_until + self.ttls.swr_s:

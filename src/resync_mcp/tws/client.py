@@ -36,7 +36,7 @@ from resync_mcp.tws.models import (
     ResourceInPlanV2,
     WorkstationInPlanV2,
 )
-from resync_mcp.tws.upstream import Fetched, UpstreamCall, UpstreamStage, chain, freshness_var, scope_var
+from resync_mcp.tws.upstream import Fetched, HitProbe, UpstreamCall, UpstreamStage, chain, freshness_var, scope_var
 
 # V2 ids are UUID-shaped: the spec's pattern is 8-4-4-4-12 word characters.
 _ID = re.compile(r"^\w{8}-\w{4}-\w{4}-\w{4}-\w{12}$", re.ASCII)
@@ -92,6 +92,8 @@ class HwaClient:
         self._acting = acting
         self._observe = observe  # (engine, operation, method, seconds) of each request sent: metrics
         self._fetch = chain(stages, self._http_fetch)
+        # The cache, when it is the outermost stage, answers a fresh hit before a request is built.
+        self._probe = stages[0] if stages and isinstance(stages[0], HitProbe) else None
         self.refuses_unconfirmed_oql: set[str] = set()  # object kinds whose OQL fields the engine refused
         self.requests_made = 0  # requests that really went to the engine
         self.latencies_ms: deque[float] = deque(maxlen=2000)  # of those requests, for health
@@ -203,23 +205,36 @@ class HwaClient:
         fresh: bool = False,
         remember: bool = True,
     ) -> Fetched:
-        query = {k: str(v) for k, v in (params or {}).items() if v is not None}
+        query = {k: str(v) for k, v in params.items() if v is not None} if params else {}
         if plan_scoped:
             query.setdefault("plan_id", self._plan_id)
-        call = UpstreamCall(
-            engine=self.engine,
-            path=path,
-            params=tuple(sorted(query.items())),
-            headers=tuple(sorted((headers or {}).items())),
-            what=what,
-            kind=kind,
-            object_id=object_id,
-            scope=scope_var.get(),
-            fresh=fresh,
-            remember=remember,
-            deadline=self._clock.monotonic() + self._total_timeout_s,
+        query_t, headers_t, scope = (
+            tuple(sorted(query.items())),
+            tuple(sorted((headers or {}).items())),
+            scope_var.get(),
         )
-        fetched = await self._fetch(call)
+        hit = (
+            None
+            if fresh or self._probe is None
+            else self._probe.fresh_hit(self.engine, kind, scope, path, query_t, headers_t)
+        )
+        if hit is not None:
+            fetched = hit
+        else:
+            call = UpstreamCall(
+                engine=self.engine,
+                path=path,
+                params=query_t,
+                headers=headers_t,
+                what=what,
+                kind=kind,
+                object_id=object_id,
+                scope=scope,
+                fresh=fresh,
+                remember=remember,
+                deadline=self._clock.monotonic() + self._total_timeout_s,
+            )
+            fetched = await self._fetch(call)
         collector = freshness_var.get()
         if collector is not None:
             collector.record(fetched)

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,15 @@ class Fetched:
 
 
 Fetch = Callable[[UpstreamCall], Awaitable[Fetched]]
+
+
+@runtime_checkable
+class HitProbe(Protocol):
+    """An outermost stage that can answer a read from memory before the request is built."""
+
+    def fresh_hit(
+        self, engine: str, kind: str, scope: str, path: str, params: tuple[Any, ...], headers: tuple[Any, ...]
+    ) -> Fetched | None: ...
 
 
 class UpstreamStage(Protocol):
