@@ -25,7 +25,7 @@ class AuditScope:
     arguments) is put together when the record is committed, in the committer's thread, unless
     an intent needs it at once: little of a read call's audit work is left on the event loop."""
 
-    __slots__ = ("_base", "arguments", "client", "correlation_id", "engine", "intents", "log", "tool", "who")
+    __slots__ = ("_base", "arguments", "client", "correlation_id", "details", "engine", "intents", "log", "tool", "who")
 
     def __init__(
         self,
@@ -39,7 +39,8 @@ class AuditScope:
     ) -> None:
         self.log, self.who, self.client, self.tool, self.engine = log, who, client, tool, engine
         self.arguments, self.correlation_id = arguments, correlation_id
-        self.intents: list[int] = []
+        self.intents: list[int] | None = None  # the seqs of its intents, once it writes one
+        self.details: dict[str, Any] | None = None  # the outcome's own fields, once the call ended
         self._base: dict[str, Any] | None = None
 
     @property
@@ -67,8 +68,15 @@ class AuditScope:
         """
         seq = self.log.store.append("intent", self.principal, {**self.base, **redact(details)}, durable=True)
         assert seq is not None  # a durable append is committed, or raises
-        self.intents.append(seq)
+        self.intents = [*(self.intents or ()), seq]
         return seq
+
+    def __call__(self) -> dict[str, Any]:
+        """The outcome record's payload (made at its commit: the scope is its own deferred payload)."""
+        body = {**self.base, **(self.details or {})}
+        if self.intents:
+            body["intent_seq"] = self.intents
+        return body
 
 
 _NO_CLIENT = ClientInfo()
@@ -112,16 +120,10 @@ class AuditLog:
         """The call's record: never fails the call; a read that could not be recorded is counted.
         A read's payload is put together at its commit (``scope`` and ``details`` are not changed
         after the call); an outcome after an intent is written at once."""
-
-        def payload() -> dict[str, Any]:
-            body = {**scope.base, **details}
-            if scope.intents:
-                body["intent_seq"] = scope.intents
-            return body
-
+        scope.details = details
         try:
             self.store.append(
-                "outcome" if durable else "call", scope.principal, payload() if durable else payload, durable=durable
+                "outcome" if durable else "call", scope.principal, scope() if durable else scope, durable=durable
             )
         except AuditUnavailable as exc:
             self.unrecorded += 1

@@ -70,7 +70,7 @@ class Stats:
 Payload = dict[str, Any] | Callable[[], dict[str, Any]]
 
 
-@dataclass
+@dataclass(slots=True)
 class _Entry:
     """A record waiting for its commit, where it gets its seq, ciphertext and hash."""
 

@@ -137,6 +137,9 @@ class Allow:
     pass
 
 
+ALLOW = Allow()  # a decision is never changed: every allowed call can share one
+
+
 @dataclass(frozen=True)
 class Deny:
     reason: str
@@ -156,21 +159,21 @@ def decide(principal: Principal, tool: str, arguments: Mapping[str, Any], policy
     if rule is None:
         return Deny(f"{tool} is not a known tool.")
     if rule.anyone:
-        return Allow()
+        return ALLOW
     if policy.read_only and rule.toolset != "read":
         return Deny(f"{tool} changes the plan and this server is read-only (security.read_only).")
     if rule.toolset not in principal.toolsets():
         roles = ", ".join(sorted(principal.roles)) or "none"
         return Deny(f"{tool} needs the '{rule.toolset}' toolset, which role(s) {roles} do not grant.")
     if rule.toolset == "read":
-        return Allow()
+        return ALLOW
     if tool in policy.confirm:  # for a preview too: it hands out the token the real call presents
         kind = "destructive" if rule.destructive else "configured to need confirmation"
         return NeedsConfirmation(f"{tool} is {kind}: a person must confirm it.")
     impact = high_impact(tool, arguments)
     if impact is not None:
         return NeedsConfirmation(f"{tool} with {impact}: a person must confirm it.")
-    return Allow()
+    return ALLOW
 
 
 def least_role(toolset: str) -> str:

@@ -163,13 +163,17 @@ class AuthorizeStage:
         rule = RULES.get(call.tool)
         if self.limits is not None and rule is not None and principal.via != "local":
             await self.limits.check(principal, rule.toolset)  # callers with a token; the machine's own user is not
-        tokens = (scope_var.set(principal.scope), authz_var.set((principal, decision)), principal_var.set(principal))
+        scope, authz, who = (
+            scope_var.set(principal.scope),
+            authz_var.set((principal, decision)),
+            principal_var.set(principal),
+        )
         try:
             return await next(call)
         finally:
-            principal_var.reset(tokens[2])
-            authz_var.reset(tokens[1])
-            scope_var.reset(tokens[0])
+            principal_var.reset(who)
+            authz_var.reset(authz)
+            scope_var.reset(scope)
 
 
 class AuditStage:
@@ -189,7 +193,7 @@ class AuditStage:
             return await next(call)
         scope = self.audit.scope(call.tool, call.engine, call.arguments, call.correlation_id)
         collector = Freshness()
-        tokens = (audit_scope_var.set(scope), freshness_var.set(collector))
+        scoped, collecting = audit_scope_var.set(scope), freshness_var.set(collector)
         started = self._clock.monotonic() if self._clock else 0.0
         details: dict[str, Any] = {"outcome": "error"}
         try:
@@ -213,8 +217,8 @@ class AuditStage:
             details["error"] = type(exc).__name__
             raise
         finally:
-            freshness_var.reset(tokens[1])
-            audit_scope_var.reset(tokens[0])
+            freshness_var.reset(collecting)
+            audit_scope_var.reset(scoped)
             details["hwa_requests"] = collector.sent
             details["served_from_cache"] = collector.cached
             if self._clock:
