@@ -9,7 +9,7 @@ go (server/notify.py). One layer, not one per concern: each layer is a coroutine
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 
@@ -22,7 +22,7 @@ from resync_mcp.server.gate import ReadyGate
 from resync_mcp.server.protocol_errors import PromptChecks
 
 PRINCIPAL_KEY = "resync.principal"
-_CLIENT = "resync.client"
+_CLIENTS: dict[tuple[str | None, str | None, str], ClientInfo] = {}
 
 
 def request_principal(scope: object) -> Principal | None:
@@ -32,17 +32,17 @@ def request_principal(scope: object) -> Principal | None:
 
 
 def client_of(ctx: ServerRequestContext[Any, Any]) -> ClientInfo:
-    """The client's name, version and transport; one object per connection (the audit keeps
-    what it derives from it by identity)."""
+    """The client's name, version and transport: one object per distinct value (a request may
+    come on a connection object of its own; the audit keeps what it derives by identity)."""
     params = ctx.session.client_params if ctx.session is not None else None
-    transport = "http" if getattr(ctx.request, "headers", None) is not None else "local"
-    state = notify.connection_state(ctx)
-    kept = state.get(_CLIENT)
-    if kept is not None and kept[0] is params and kept[1].transport == transport:
-        return cast(ClientInfo, kept[1])
     info = params.client_info if params is not None else None
-    client = ClientInfo(info.name[:100] if info else None, info.version[:50] if info else None, transport)
-    state[_CLIENT] = (params, client)
+    transport = "http" if getattr(ctx.request, "headers", None) is not None else "local"
+    key = (info.name[:100], info.version[:50], transport) if info else (None, None, transport)
+    client = _CLIENTS.get(key)
+    if client is None:
+        if len(_CLIENTS) >= 1024:  # many clients over time: start again rather than grow
+            _CLIENTS.clear()
+        client = _CLIENTS[key] = ClientInfo(*key)
     return client
 
 
