@@ -1,13 +1,13 @@
 """L1: a bounded in-process LRU (entries and bytes) with tag and negative indexes.
 
-cachetools is used for its container only; its decorators would cache coroutine objects.
+An ordered dict in insertion-is-recency order: a hit is one lookup and one move in C (every
+cached read asks), an eviction drops the oldest until both bounds hold.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field
-
-from cachetools import LRUCache
 
 from resync_mcp.tws.upstream import Fetched
 
@@ -24,28 +24,16 @@ class Entry:
     served: Fetched | None = field(default=None, repr=False, compare=False)  # the hit's answer, made once
 
 
-class _Lru(LRUCache[str, Entry]):
-    """An LRU that tells its owner what it evicts, so the tag index never keeps dead keys."""
-
-    def __init__(self, max_bytes: int, owner: L1) -> None:
-        super().__init__(maxsize=max_bytes, getsizeof=lambda e: max(1, e.size))
-        self._owner = owner
-
-    def popitem(self) -> tuple[str, Entry]:
-        key, entry = super().popitem()
-        self._owner._untag(key, entry)
-        return key, entry
-
-
 class L1:
     def __init__(self, max_entries: int, max_bytes: int) -> None:
         self.max_entries = max_entries
-        self._lru = _Lru(max_bytes, self)
+        self.max_bytes = max_bytes
+        self._lru: OrderedDict[str, Entry] = OrderedDict()  # least recently used first
+        self._bytes = 0
         self._by_tag: dict[str, set[str]] = {}
         self.evictions = 0
 
     def _untag(self, key: str, entry: Entry) -> None:
-        self.evictions += 1
         for tag in entry.tags:
             keys = self._by_tag.get(tag)
             if keys is not None:
@@ -58,26 +46,34 @@ class L1:
 
     @property
     def bytes(self) -> int:
-        return int(self._lru.currsize)
+        return self._bytes
 
     def get(self, key: str) -> Entry | None:
-        return self._lru.get(key)
+        entry = self._lru.get(key)
+        if entry is not None:
+            self._lru.move_to_end(key)
+        return entry
 
     def put(self, key: str, entry: Entry) -> None:
-        if entry.size > self._lru.maxsize:
+        size = max(1, entry.size)
+        if size > self.max_bytes:
             return  # larger than the whole cache: not cached
         self.drop(key)
         self._lru[key] = entry
+        self._bytes += size
         for tag in entry.tags:
             self._by_tag.setdefault(tag, set()).add(key)
-        while len(self._lru) > self.max_entries:
-            self._lru.popitem()
+        while len(self._lru) > self.max_entries or self._bytes > self.max_bytes:
+            old_key, old = self._lru.popitem(last=False)
+            self._bytes -= max(1, old.size)
+            self._untag(old_key, old)
+            self.evictions += 1
 
     def drop(self, key: str) -> None:
         entry = self._lru.pop(key, None)
         if entry is not None:
+            self._bytes -= max(1, entry.size)
             self._untag(key, entry)
-            self.evictions -= 1  # a drop is not an eviction
 
     def drop_tags(self, tags: set[str]) -> int:
         keys = set().union(*(self._by_tag.pop(t, set()) for t in tags)) if tags else set()
@@ -87,4 +83,5 @@ class L1:
 
     def clear(self) -> None:
         self._lru.clear()
+        self._bytes = 0
         self._by_tag.clear()

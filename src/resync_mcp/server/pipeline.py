@@ -187,6 +187,7 @@ class AuditStage:
     def __init__(self, audit: AuditLog | None = None, clock: Clock | None = None) -> None:
         self.audit = audit
         self._clock = clock
+        self._acts: dict[type[Any], bool] = {}  # whether a result type may carry an action's outcome
 
     async def __call__(self, call: ToolCall, next: Next) -> Any:
         if self.audit is None:
@@ -198,8 +199,11 @@ class AuditStage:
         details: dict[str, Any] = {"outcome": "error"}
         try:
             result = await next(call)
-            fields = getattr(type(result), "model_fields", None)  # a model without the field: no lookup miss
-            action = getattr(result, "outcome", None) if fields is None or "outcome" in fields else None
+            acts = self._acts.get(type(result))  # a model without the field: no lookup miss
+            if acts is None:
+                fields = getattr(type(result), "model_fields", None)
+                acts = self._acts[type(result)] = fields is None or "outcome" in fields
+            action = getattr(result, "outcome", None) if acts else None
             details["outcome"] = "unknown" if action == "unknown" else "ok"
             if action is not None:
                 details["action_outcome"] = action

@@ -127,14 +127,13 @@ class PlanService(CatalogQueries):
 
     async def get_job(self, *, engine: str | None, job: str) -> JobDetail:
         client = self.engines.get(engine)
-        as_of = self.clock.now()
         j = await self.resolve_job(client, job)
         # The client hands out the same model for the same cached answer: so is the view of it,
         # as of when it was built (the pipeline's freshness stage dates it by its data, copying).
         kept = self._details.get(id(j))
         if kept is not None and kept[0] is j and kept[1].engine == client.engine:
             return kept[1]
-        detail = self._detail(client.engine, as_of, j)
+        detail = self._detail(client.engine, self.clock.now(), j)
         self._details[id(j)] = (j, detail)
         if len(self._details) > 256:
             self._details.popitem(last=False)
