@@ -198,6 +198,24 @@ def test_l1_is_bounded_by_entries_and_bytes() -> None:
     assert l1.drop_tags({"t0", "t1"}) == 0  # evicted entries left no dead tags behind
 
 
+def test_l1_evicts_the_least_recently_used_and_keeps_its_byte_count() -> None:
+    l1 = L1(max_entries=3, max_bytes=1000)
+    for i in range(3):
+        l1.put(f"k{i}", Entry(None, "x", "not_found", 1, 1, {f"t{i}"}, 100))
+    assert l1.get("k0") is not None  # used: k1 is now the least recently used
+    l1.put("k3", Entry(None, "x", "not_found", 1, 1, {"t3"}, 100))
+    assert l1.get("k1") is None and l1.get("k0") is not None and l1.evictions == 1
+    assert l1.bytes == 300
+    l1.put("k0", Entry(None, "x", "not_found", 1, 1, {"t0"}, 250))  # replaced, not added
+    assert len(l1) == 3 and l1.bytes == 450
+    l1.drop("k2")
+    assert l1.bytes == 350 and l1.evictions == 1  # a drop is not an eviction
+    l1.put("k9", Entry(None, "x", "not_found", 1, 1, set(), 700))  # bytes bound: the oldest go
+    assert l1.bytes <= 1000 and l1.get("k9") is not None and l1.get("k3") is None
+    l1.put("huge", Entry(None, "x", "not_found", 1, 1, set(), 1001))  # larger than the cache
+    assert l1.get("huge") is None and l1.get("k9") is not None
+
+
 def test_data_class_reads_the_job_status_and_log_trailer() -> None:
     assert data_class(job_call(), b'{"lastRunCompositeStatus": {"status": "ABEND"}}') == "job_finished"
     assert data_class(job_call(), b'{"lastRunCompositeStatus": {"status": "EXEC"}}') == "job_running"
