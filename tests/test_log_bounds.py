@@ -87,3 +87,18 @@ def test_a_line_break_in_a_value_cannot_forge_a_log_line(capsys: pytest.CaptureF
     structlog.get_logger("test").info("tool_call", engine="demo\n2026-01-01T00:00:00Z [info] forged", ms=1.0)
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and "forged" in lines[0]
+
+
+def test_the_per_call_time_stamp_is_structlogs_iso_form_and_now() -> None:
+    from datetime import UTC, datetime
+
+    from resync_mcp import logs
+
+    for _ in range(3):
+        before = datetime.now(UTC)
+        stamp = logs._now_iso()
+        after = datetime.now(UTC)
+        assert stamp.endswith("Z") and "+" not in stamp
+        seen = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+        assert before.replace(microsecond=0) <= seen <= after  # the same instant, to the microsecond's floor
+        assert len(stamp) in (len("2026-11-30T12:00:00Z"), len("2026-11-30T12:00:00.123456Z"))

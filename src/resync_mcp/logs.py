@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -64,6 +65,21 @@ _plain_calls = False  # the direct line is the plain format (no dict, no sort: w
 _renderer: object = None  # the renderer configure() installed
 
 
+_second: tuple[int, str] = (-1, "")  # the current second, formatted once
+
+
+def _now_iso() -> str:
+    """Now as structlog's ISO stamp writes it (microseconds, if any, then Z), the date and time
+    of day formatted once a second."""
+    global _second
+    now = time.time()
+    sec = int(now)
+    if sec != _second[0]:
+        _second = (sec, datetime.fromtimestamp(sec, UTC).isoformat().replace("+00:00", ""))
+    micro = int((now - sec) * 1_000_000)
+    return f"{_second[1]}.{micro:06d}Z" if micro else f"{_second[1]}Z"
+
+
 def _shown(value: str | None) -> str:
     """A value of ours as ``_plain`` shows it (redacted; repr unless printable text)."""
     if value is None:
@@ -88,7 +104,7 @@ def tool_call(
     if _call_line is None or not procs or procs[-1] is not _renderer:  # reconfigured since (tests)
         logger.info("tool_call", tool=tool, engine=engine, outcome=outcome, ms=ms, correlation_id=correlation_id)
         return
-    ts = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    ts = _now_iso()
     if _plain_calls:  # _plain's line for these fields, keys in its (sorted) order
         sys.stderr.write(
             f"{ts} [info] tool_call correlation_id={correlation_id} engine={_shown(engine)} ms={ms!r}"
