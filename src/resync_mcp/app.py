@@ -23,7 +23,7 @@ from resync_mcp.cache.codec import Codec
 from resync_mcp.cache.policy import Ttls
 from resync_mcp.cache.stage import CacheStage
 from resync_mcp.clock import Clock, SystemClock
-from resync_mcp.collector import no_full_collections, set_young_threshold
+from resync_mcp.collector import no_full_collections
 from resync_mcp.config import DEMO_ENGINE, EngineSettings, Settings
 from resync_mcp.graph.store import EmbeddedGraphStore, GraphStore
 from resync_mcp.knowledge.base import Embedder, KnowledgeBase, KnowledgeUnavailable
@@ -102,7 +102,6 @@ class App:
         never waits on Redis."""
         if self._tasks:
             return
-        set_young_threshold(self.settings.server.gc_young_threshold)
         loop = asyncio.get_running_loop()
         if self.upstream.bus is not None:
             self._tasks.append(loop.create_task(self.upstream.bus.run()))

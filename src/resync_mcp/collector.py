@@ -19,15 +19,6 @@ _held = 0
 _threshold = gc.get_threshold()
 
 
-def set_young_threshold(objects: int) -> None:
-    """How many new objects the collector lets accumulate before a young pass (process-wide)."""
-    global _threshold
-    with _lock:
-        _threshold = (objects, *_threshold[1:])
-        now = gc.get_threshold()
-        gc.set_threshold(objects, now[1], now[2])  # a hold in progress keeps its full-pass setting
-
-
 @contextmanager
 def no_full_collections() -> Iterator[None]:
     global _held, _threshold

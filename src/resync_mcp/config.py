@@ -146,9 +146,6 @@ class ServerSettings(_Frozen):
     # replica shares to seal a multi-round-trip request's state (2026 confirmation in the call)
     request_state_keys: SecretStr | None = None
     metrics: bool = True  # GET /metrics (Prometheus text) beside /healthz and /readyz
-    # Objects the cyclic collector lets accumulate before a young pass (Python's default: 700).
-    # Fewer, larger passes: a call rarely meets one (p95), at a sub-millisecond pause when it does.
-    gc_young_threshold: int = Field(default=5000, ge=100, le=1_000_000)
 
 
 ASYMMETRIC_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA")
