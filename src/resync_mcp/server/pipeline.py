@@ -296,6 +296,7 @@ class Pipeline:
             await self._idle.wait()
 
 
-async def _body(call: ToolCall) -> Any:
+def _body(call: ToolCall) -> Awaitable[Any]:
+    """The innermost step: the body's own awaitable (no coroutine of ours around it)."""
     assert call.body is not None, "a ToolCall run through the pipeline needs its body"
-    return await call.body()
+    return call.body()
