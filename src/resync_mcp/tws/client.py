@@ -208,19 +208,11 @@ class HwaClient:
         query = {k: str(v) for k, v in params.items() if v is not None} if params else {}
         if plan_scoped:
             query.setdefault("plan_id", self._plan_id)
-        query_t, headers_t, scope = (
-            tuple(sorted(query.items())),
-            tuple(sorted((headers or {}).items())),
-            scope_var.get(),
-        )
-        hit = (
-            None
-            if fresh or self._probe is None
-            else self._probe.fresh_hit(self.engine, kind, scope, path, query_t, headers_t)
-        )
-        if hit is not None:
-            fetched = hit
-        else:
+        query_t, headers_t = tuple(sorted(query.items())), tuple(sorted((headers or {}).items()))
+        scope = scope_var.get()
+        probe = None if fresh else self._probe  # a precondition read never takes the shortcut
+        fetched = probe.fresh_hit(self.engine, kind, scope, path, query_t, headers_t) if probe is not None else None
+        if fetched is None:
             call = UpstreamCall(
                 engine=self.engine,
                 path=path,
