@@ -98,8 +98,8 @@ class AuditLog:
 
     def caller(self, who: Principal, client: ClientInfo) -> dict[str, Any]:
         """Who called and from which client: the same for every call of a session (kept for the
-        last pair, by identity: the front middleware keeps one ClientInfo per connection). Shared
-        by records: never changed."""
+        last pair, by identity: the front middleware hands out one ClientInfo per distinct
+        client). Shared by records: never changed."""
         kept = self._last_caller
         if kept is not None and kept[0] is who and kept[1] is client:
             return kept[2]
