@@ -47,16 +47,19 @@ def _bounded_values(_: object, __: str, event: structlog.typing.EventDict) -> st
     return {k: v if k in trusted or k == "exc_info" else redact(v) for k, v in event.items()}
 
 
+def _value(v: object) -> str:
+    """A string shown as is unless it holds a line break or other control character: one event,
+    one line. Anything else as its repr."""
+    return v if isinstance(v, str) and v.isprintable() else repr(v)
+
+
 def _plain(_: object, __: str, event: structlog.typing.EventDict) -> str:
     """``timestamp [level] event key=value ...``: the console format without the development
     renderer's padding and styling (it is for a person at a terminal; a client's log file or a
     container's stderr gets this, at a fraction of the cost per line)."""
     head = f"{event.pop('timestamp', '')} [{event.pop('level', '')}] {event.pop('event', '')}"
     exc = event.pop("exception", None)
-    # A string shown as is unless it holds a line break or other control character: one event, one line.
-    line = " ".join(
-        [head, *(f"{k}={v if isinstance(v, str) and v.isprintable() else repr(v)}" for k, v in sorted(event.items()))]
-    )
+    line = " ".join([head, *(f"{k}={_value(v)}" for k, v in sorted(event.items()))])
     return f"{line}\n{exc}" if exc else line
 
 
@@ -81,11 +84,8 @@ def _now_iso() -> str:
 
 
 def _shown(value: str | None) -> str:
-    """A value of ours as ``_plain`` shows it (redacted; repr unless printable text)."""
-    if value is None:
-        return "None"
-    text = redact(value)
-    return text if isinstance(text, str) and text.isprintable() else repr(text)
+    """A value of ours as ``_plain`` shows it, redacted."""
+    return _value(redact(value))
 
 
 def tool_call(
